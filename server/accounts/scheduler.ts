@@ -1,0 +1,67 @@
+/** The fields the scheduler needs from any platform's account. */
+export interface Schedulable {
+  id: string
+  priority: number
+  isActive: boolean
+}
+
+/**
+ * Pick from the pool: active accounts only, lowest `priority` first, then least recently used
+ * (by this process's `lastUsed` clock; ties broken by id so the choice is deterministic).
+ * Marks the chosen account used at `now`. Returns null when no account can serve.
+ */
+export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastUsed: Map<string, number>, now = Date.now()): T | null {
+  let best: T | null = null
+  let bestUsed = 0
+  for (const a of accounts) {
+    if (!a.isActive) continue
+    const used = lastUsed.get(a.id) ?? 0
+    if (!best || a.priority < best.priority || (a.priority === best.priority && (used < bestUsed || (used === bestUsed && a.id < best.id)))) {
+      best = a
+      bestUsed = used
+    }
+  }
+  if (best) lastUsed.set(best.id, now)
+  return best
+}
+
+/**
+ * An in-process copy of a platform's accounts, loaded on first use and reloaded after
+ * invalidate() (called locally on change and from Redis pub/sub for other instances), so
+ * picking an account costs no Redis round trip. `maxAgeMs` bounds staleness if an
+ * invalidation message is lost.
+ */
+export class AccountPool<T extends Schedulable> {
+  private accounts: T[] | null = null
+  private loading: Promise<T[]> | null = null
+  private loadedAt = 0
+  private generation = 0
+  readonly lastUsed = new Map<string, number>()
+
+  constructor(private readonly load: () => Promise<T[]>, private readonly maxAgeMs = 30_000) {}
+
+  /** The current accounts (cached). */
+  async all(now = Date.now()): Promise<T[]> {
+    if (this.accounts && now - this.loadedAt < this.maxAgeMs) return this.accounts
+    if (!this.loading) {
+      const gen = this.generation
+      this.loading = this.load().then((list) => {
+        // An invalidation that raced this load wins: keep the list but force a reload next time.
+        this.accounts = list
+        this.loadedAt = gen === this.generation ? now : 0
+        return list
+      }).finally(() => { this.loading = null })
+    }
+    return this.loading
+  }
+
+  /** Choose an account for a request. */
+  async pick(now = Date.now()): Promise<T | null> {
+    return pickAccount(await this.all(now), this.lastUsed, now)
+  }
+
+  invalidate(): void {
+    this.generation++
+    this.loadedAt = 0
+  }
+}

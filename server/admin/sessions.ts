@@ -1,0 +1,67 @@
+import type Redis from 'ioredis'
+import { SignJWT, jwtVerify } from 'jose'
+import { randomToken } from '../crypto'
+import { rk } from '../store/keys'
+import type { AdminUser } from './users'
+
+export const SESSION_COOKIE = 'crs_admin'
+const ISSUER = 'claude-relay-service'
+
+export interface AdminSession { adminId: string, username: string, jti: string }
+
+/** Issue a signed token whose `jti` names a Redis session record (so logout can revoke it). */
+export async function createSession(redis: Redis, secret: string, user: AdminUser, hours: number): Promise<{ token: string, expiresAt: string }> {
+  const jti = randomToken(24)
+  const ttl = hours * 3600
+  const exp = Math.floor(Date.now() / 1000) + ttl
+  const token = await new SignJWT({ username: user.username })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(user.id).setJti(jti).setIssuer(ISSUER).setIssuedAt().setExpirationTime(exp)
+    .sign(new TextEncoder().encode(secret))
+  await redis.set(rk.session(jti), user.id, 'EX', ttl)
+  return { token, expiresAt: new Date(exp * 1000).toISOString() }
+}
+
+/** Verify signature, expiry and that the session was not revoked; null when any fails. */
+export async function verifySession(redis: Redis, secret: string, token: string): Promise<AdminSession | null> {
+  try {
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { issuer: ISSUER, algorithms: ['HS256'] })
+    if (!payload.jti || !payload.sub) return null
+    const owner = await redis.get(rk.session(payload.jti))
+    if (owner !== payload.sub) return null
+    return { adminId: payload.sub, username: String(payload.username ?? ''), jti: payload.jti }
+  }
+  catch {
+    return null
+  }
+}
+
+export async function revokeSession(redis: Redis, jti: string): Promise<void> {
+  await redis.del(rk.session(jti))
+}
+
+const WINDOW_SECONDS = 15 * 60
+export const MAX_FAILURES = 5
+
+/** Seconds until login is allowed again for this IP or username; 0 when allowed. */
+export async function loginBlockedFor(redis: Redis, ip: string, username: string): Promise<number> {
+  const ipKey = rk.loginFailures('ip', ip)
+  const userKey = rk.loginFailures('user', username.toLowerCase())
+  const [[, ipCount], [, userCount], [, ipTtl], [, userTtl]] = (await redis.pipeline()
+    .get(ipKey).get(userKey).ttl(ipKey).ttl(userKey).exec()) as [Error | null, string | number | null][]
+  const blocked = [[ipCount, ipTtl], [userCount, userTtl]].filter(([c]) => Number(c) >= MAX_FAILURES)
+  return blocked.length ? Math.max(1, ...blocked.map(([, t]) => Number(t))) : 0
+}
+
+/** Count a failed login against the IP and the username (15-minute window from the first). */
+export async function recordLoginFailure(redis: Redis, ip: string, username: string): Promise<void> {
+  const pipe = redis.pipeline()
+  for (const key of [rk.loginFailures('ip', ip), rk.loginFailures('user', username.toLowerCase())]) {
+    pipe.incr(key).expire(key, WINDOW_SECONDS, 'NX')
+  }
+  await pipe.exec()
+}
+
+export async function clearLoginFailures(redis: Redis, ip: string, username: string): Promise<void> {
+  await redis.del(rk.loginFailures('ip', ip), rk.loginFailures('user', username.toLowerCase()))
+}

@@ -1,0 +1,8 @@
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const input = await readValidatedBody(event, ApiKeyCreateSchema.parse)
+  const { record, apiKey } = await apiKeys.create(input)
+  setResponseStatus(event, 201)
+  // The plaintext key is returned this once; only its HMAC is stored.
+  return { ...apiKeys.toView(record), apiKey }
+})

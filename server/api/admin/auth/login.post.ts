@@ -1,0 +1,20 @@
+import { z } from 'zod'
+import { SESSION_COOKIE } from '../../../admin/sessions'
+import { login } from '../../../admin/login'
+
+const LoginSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) })
+
+export default defineEventHandler(async (event) => {
+  const { username, password } = await readValidatedBody(event, LoginSchema.parse)
+  const ip = event.node.req.socket.remoteAddress ?? 'unknown'
+  const result = await login(useRedis(), useConfig(), ip, username, password)
+  if (!result.ok) {
+    if (result.retryAfter) setResponseHeader(event, 'retry-after', result.retryAfter)
+    throw createError({ statusCode: result.status, message: result.message })
+  }
+  setCookie(event, SESSION_COOKIE, result.token, {
+    httpOnly: true, sameSite: 'strict', path: '/', expires: new Date(result.expiresAt),
+    secure: getRequestProtocol(event, { xForwardedProto: false }) === 'https',
+  })
+  return { token: result.token, expiresAt: result.expiresAt }
+})

@@ -1,0 +1,7 @@
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = await getValidatedRouterParams(event, IdParamsSchema.parse)
+  const account = await claudeAccounts.get(id)
+  if (!account) throw createError({ statusCode: 404, message: `Claude account ${id} not found.` })
+  return claudeAccounts.toView(account)
+})

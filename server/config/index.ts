@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+
+/**
+ * The typed, validated configuration. Read from process.env once per process (never at build
+ * time); every later call returns the same frozen object.
+ */
+export type Config = ReturnType<typeof parseConfig>
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def)
+const url = (def: string) => z.string().url().default(def).transform(u => u.replace(/\/+$/, ''))
+
+const EnvSchema = z.object({
+  PORT: int(3000, 1),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.string().optional(),
+  REDIS_HOST: z.string().default('127.0.0.1'),
+  REDIS_PORT: int(6379, 1),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_DB: int(0),
+  REDIS_KEY_PREFIX: z.string().default(''),
+  JWT_SECRET: z.string({ error: 'is required (run `npm run setup` to generate one)' })
+    .min(32, { error: i => `must be at least 32 characters (got ${String(i.input).length})` }),
+  ENCRYPTION_KEY: z.string({ error: 'is required (run `npm run setup` to generate one)' })
+    .refine(v => v.length === 32, { error: i => `must be exactly 32 characters (got ${String(i.input).length})` }),
+  API_KEY_SALT: z.string({ error: 'is required (run `npm run setup` to generate one)' })
+    .min(16, { error: i => `must be at least 16 characters (got ${String(i.input).length})` }),
+  ADMIN_USERNAME: z.string().min(1).default('admin'),
+  ADMIN_PASSWORD: z.string().min(8, { error: 'must be at least 8 characters' }).optional(),
+  ADMIN_SESSION_HOURS: int(24, 1),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_DIR: z.string().default('./logs'),
+  CLAUDE_API_URL: url('https://api.anthropic.com'),
+  CLAUDE_OAUTH_AUTHORIZE_URL: url('https://claude.ai/oauth/authorize'),
+  CLAUDE_OAUTH_TOKEN_URL: url('https://platform.claude.com/v1/oauth/token'),
+  CLAUDE_OAUTH_CLIENT_ID: z.string().default('9d1c250a-e61b-44d9-88ed-5944d1962f5e'),
+  CLAUDE_OAUTH_REDIRECT_URI: url('https://platform.claude.com/oauth/code/callback'),
+  CLAUDE_OAUTH_SCOPES: z.string().default('org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload'),
+  GEMINI_API_URL: url('https://generativelanguage.googleapis.com'),
+  GEMINI_CODE_ASSIST_URL: url('https://cloudcode-pa.googleapis.com'),
+  GOOGLE_OAUTH_AUTHORIZE_URL: url('https://accounts.google.com/o/oauth2/v2/auth'),
+  GOOGLE_OAUTH_TOKEN_URL: url('https://oauth2.googleapis.com/token'),
+  // Gemini CLI's public installed-app client (not a secret: it ships in Gemini CLI's source).
+  GEMINI_OAUTH_CLIENT_ID: z.string().default('681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com'),
+  GEMINI_OAUTH_CLIENT_SECRET: z.string().default('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'),
+  GEMINI_OAUTH_REDIRECT_URI: url('https://codeassist.google.com/authcode'),
+  REQUEST_MAX_SIZE_MB: z.coerce.number().positive().default(50),
+  PROXY_TIMEOUT: int(600_000, 1),
+  MAX_RETRIES: int(3, 0),
+  API_KEY_CACHE_SECONDS: int(30, 0),
+})
+
+function parseConfig(env: Record<string, string | undefined>) {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const result = EnvSchema.safeParse(cleaned)
+  if (!result.success) {
+    const lines = result.error.issues.map(i => `${i.path.join('.')} ${i.message}`)
+    throw new ConfigError(lines)
+  }
+  const e = result.data
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    redis: {
+      url: e.REDIS_URL,
+      host: e.REDIS_HOST,
+      port: e.REDIS_PORT,
+      password: e.REDIS_PASSWORD,
+      db: e.REDIS_DB,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      // Where a connection error message should point the user.
+      describe: e.REDIS_URL ? 'REDIS_URL' : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
+    },
+    secrets: { jwt: e.JWT_SECRET, encryptionKey: e.ENCRYPTION_KEY, apiKeySalt: e.API_KEY_SALT },
+    admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD, sessionHours: e.ADMIN_SESSION_HOURS },
+    log: { level: e.LOG_LEVEL, dir: e.LOG_DIR },
+    claude: {
+      apiUrl: e.CLAUDE_API_URL,
+      oauth: {
+        authorizeUrl: e.CLAUDE_OAUTH_AUTHORIZE_URL,
+        tokenUrl: e.CLAUDE_OAUTH_TOKEN_URL,
+        clientId: e.CLAUDE_OAUTH_CLIENT_ID,
+        redirectUri: e.CLAUDE_OAUTH_REDIRECT_URI,
+        scopes: e.CLAUDE_OAUTH_SCOPES,
+      },
+    },
+    gemini: {
+      apiUrl: e.GEMINI_API_URL,
+      codeAssistUrl: e.GEMINI_CODE_ASSIST_URL,
+      oauth: {
+        authorizeUrl: e.GOOGLE_OAUTH_AUTHORIZE_URL,
+        tokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
+        clientId: e.GEMINI_OAUTH_CLIENT_ID,
+        clientSecret: e.GEMINI_OAUTH_CLIENT_SECRET,
+        redirectUri: e.GEMINI_OAUTH_REDIRECT_URI,
+      },
+    },
+    relay: {
+      maxBodyBytes: Math.floor(e.REQUEST_MAX_SIZE_MB * 1024 * 1024),
+      timeoutMs: e.PROXY_TIMEOUT,
+      maxRetries: e.MAX_RETRIES,
+      apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+    },
+  })
+}
+
+/** A configuration problem; `lines` name each variable and what is wrong with it. */
+export class ConfigError extends Error {
+  constructor(readonly lines: string[]) {
+    super(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+let cached: Config | undefined
+
+/** Load `.env` from the working directory (values already in the environment win). */
+export function loadDotEnv(dir = process.cwd()): void {
+  const file = resolve(dir, '.env')
+  if (process.env.CRS_SKIP_DOTENV !== '1' && existsSync(file)) process.loadEnvFile(file)
+}
+
+/** The process configuration, validated on first use. Throws ConfigError when invalid. */
+export function useConfig(): Config {
+  if (!cached) {
+    loadDotEnv()
+    cached = parseConfig(process.env)
+  }
+  return cached
+}
+
+/** Validate an arbitrary environment (for tests and the setup script). */
+export function configFromEnv(env: Record<string, string | undefined>): Config {
+  return parseConfig(env)
+}

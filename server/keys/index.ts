@@ -1,0 +1,58 @@
+import { useConfig } from '../config'
+import { publish, subscribe, useRedis } from '../store/redis'
+import { channels } from '../store/keys'
+import { ApiKeyCache } from './cache'
+import * as records from './records'
+
+export type { ApiKeyRecord, ApiKeyView, ApiKeyInput } from './records'
+
+let cache: ApiKeyCache | undefined
+
+function useCache(): ApiKeyCache {
+  if (!cache) {
+    cache = new ApiKeyCache(useConfig().relay.apiKeyCacheMs)
+    // Other instances announce changes here; our own changes invalidate synchronously as well.
+    subscribe(channels.invalidate, (msg) => {
+      if (msg.startsWith('api_key:')) cache!.invalidate(msg.slice('api_key:'.length))
+    })
+  }
+  return cache
+}
+
+async function changed(id: string): Promise<void> {
+  useCache().invalidate(id)
+  await publish(channels.invalidate, `api_key:${id}`)
+}
+
+/** Why a key cannot be used, or null when it can. */
+export function keyRejection(r: records.ApiKeyRecord | null, now = Date.now()): string | null {
+  if (!r) return 'Invalid API key'
+  if (!r.isActive) return 'API key is disabled'
+  if (r.expiresAt && Date.parse(r.expiresAt) <= now) return 'API key has expired'
+  return null
+}
+
+/** API keys: admin CRUD plus the hot-path lookup. Every change reaches every instance's cache. */
+export const apiKeys = {
+  async create(input: records.ApiKeyInput) {
+    const { secrets } = useConfig()
+    return records.createApiKey(useRedis(), secrets.apiKeySalt, input)
+  },
+  get: (id: string) => records.getApiKey(useRedis(), id),
+  list: () => records.listApiKeys(useRedis()),
+  async update(id: string, patch: Partial<records.ApiKeyInput>) {
+    const next = await records.updateApiKey(useRedis(), id, patch)
+    if (next) await changed(id)
+    return next
+  },
+  async remove(id: string) {
+    const gone = await records.deleteApiKey(useRedis(), id)
+    if (gone) await changed(id)
+    return gone !== null
+  },
+  /** Resolve a client's plaintext key (cached; usually no Redis round trip). */
+  lookup(apiKey: string) {
+    return useCache().lookup(useRedis(), useConfig().secrets.apiKeySalt, apiKey)
+  },
+  toView: records.toView,
+}

@@ -1,0 +1,56 @@
+import { ConfigError, useConfig } from '../config'
+import { closeDispatchers } from '../upstream/dispatchers'
+import { bootstrapAdmin } from '../admin/users'
+import { useLogger } from '../logging'
+import { closeRedis, createRedis, setRedis } from '../store/redis'
+
+const CONNECT_TIMEOUT_MS = 10_000
+
+function fail(lines: string[]): never {
+  // One clear message on stderr, then a non-zero exit: nothing can work without valid config/Redis.
+  console.error(['[claude-relay] cannot start:', ...lines.map(l => `  ${l}`)].join('\n'))
+  process.exit(1)
+}
+
+/**
+ * Process start: validate config (exit naming the variable), connect Redis (exit naming
+ * REDIS_URL / REDIS_HOST when it does not answer), create the first admin. Shutdown: close
+ * upstream pools, then quit Redis.
+ */
+export default defineNitroPlugin((nitroApp) => {
+  let cfg
+  try {
+    cfg = useConfig()
+  }
+  catch (err) {
+    if (err instanceof ConfigError) fail(err.lines)
+    throw err
+  }
+  const log = useLogger()
+  const redis = createRedis(cfg.redis)
+  setRedis(redis)
+  redis.on('error', err => log.warn({ err: err.message }, 'redis connection error'))
+
+  const timer = setTimeout(() => fail([`Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${cfg.redis.describe}.`,
+    'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.']), CONNECT_TIMEOUT_MS)
+  redis.connect()
+    .then(async () => {
+      clearTimeout(timer)
+      const created = await bootstrapAdmin(redis, cfg.admin.username, cfg.admin.password)
+      if (created?.generatedPassword) {
+        console.log(`\n  Admin user created: ${created.username} / ${created.generatedPassword}\n  (shown once; set ADMIN_PASSWORD or change it in the admin UI)\n`)
+      }
+      else if (created) log.info({ username: created.username }, 'admin user created from ADMIN_USERNAME/ADMIN_PASSWORD')
+      log.info({ port: cfg.port }, 'claude relay ready')
+    })
+    .catch((err: Error) => {
+      clearTimeout(timer)
+      fail([`Redis at ${cfg.redis.describe} failed: ${err.message}`,
+        'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.'])
+    })
+
+  nitroApp.hooks.hook('close', async () => {
+    await closeDispatchers()
+    await closeRedis()
+  })
+})

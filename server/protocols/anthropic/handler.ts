@@ -1,0 +1,27 @@
+import { defineEventHandler, type EventHandlerRequest, type H3Event } from 'h3'
+import { useLogger } from '../../logging'
+import { type AnthropicErrorType, sendAnthropicError } from './errors'
+
+/** A failure to report to the client in Anthropic's error shape. */
+export class AnthropicError extends Error {
+  constructor(readonly status: number, readonly type: AnthropicErrorType, message: string, readonly headers: Record<string, string> = {}) {
+    super(message)
+  }
+}
+
+/**
+ * An event handler for Claude-protocol routes: AnthropicError becomes Anthropic's error shape
+ * with its status; anything else is logged and answered as a 500 `api_error`.
+ */
+export function defineAnthropicHandler<T>(fn: (event: H3Event<EventHandlerRequest>) => Promise<T>) {
+  return defineEventHandler(async (event) => {
+    try {
+      return await fn(event)
+    }
+    catch (err) {
+      if (err instanceof AnthropicError) return sendAnthropicError(event.node.res, err.status, err.type, err.message, err.headers)
+      useLogger().error({ err, path: event.path }, 'relay handler failed')
+      sendAnthropicError(event.node.res, 500, 'api_error', 'Internal relay error.')
+    }
+  })
+}

@@ -1,0 +1,73 @@
+import Redis, { type RedisOptions } from 'ioredis'
+import type { Config } from '../config'
+
+/** ioredis options from config: prefix on every key, reconnect with capped backoff. */
+export function redisOptions(cfg: Config['redis']): RedisOptions {
+  return {
+    host: cfg.host,
+    port: cfg.port,
+    password: cfg.password,
+    db: cfg.db,
+    keyPrefix: cfg.keyPrefix,
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableAutoPipelining: false,
+    retryStrategy: times => Math.min(100 * 2 ** times, 5000),
+  }
+}
+
+/** A new client for the configured Redis (not yet connected: call connect()). */
+export function createRedis(cfg: Config['redis']): Redis {
+  const opts = redisOptions(cfg)
+  return cfg.url ? new Redis(cfg.url, opts) : new Redis(opts)
+}
+
+let client: Redis | undefined
+let subscriber: Redis | undefined
+const channelHandlers = new Map<string, Set<(message: string) => void>>()
+
+/** Install the process-wide client (done once by the redis plugin). */
+export function setRedis(r: Redis): void {
+  client = r
+}
+
+/** The process-wide Redis client. */
+export function useRedis(): Redis {
+  if (!client) throw new Error('Redis is not initialised (the redis plugin has not run)')
+  return client
+}
+
+/**
+ * Subscribe to a pub/sub channel (the channel name gets the key prefix, so instances that share
+ * a prefix share events). One subscriber connection serves every channel.
+ */
+export function subscribe(channel: string, handler: (message: string) => void): void {
+  const r = useRedis()
+  const full = r.options.keyPrefix + channel
+  let set = channelHandlers.get(full)
+  if (!set) {
+    set = new Set()
+    channelHandlers.set(full, set)
+    if (!subscriber) {
+      subscriber = r.duplicate({ keyPrefix: '' })
+      subscriber.on('message', (ch: string, msg: string) => channelHandlers.get(ch)?.forEach(h => h(msg)))
+      subscriber.on('error', () => { /* reconnects on its own; the main client reports health */ })
+    }
+    void subscriber.subscribe(full)
+  }
+  set.add(handler)
+}
+
+/** Publish on a prefixed channel. */
+export async function publish(channel: string, message: string): Promise<void> {
+  const r = useRedis()
+  await r.publish(r.options.keyPrefix + channel, message)
+}
+
+/** Quit both connections (Nitro close hook). */
+export async function closeRedis(): Promise<void> {
+  await Promise.allSettled([subscriber?.quit(), client?.quit()])
+  subscriber = undefined
+  client = undefined
+  channelHandlers.clear()
+}

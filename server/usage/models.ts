@@ -1,0 +1,12 @@
+import prices from './model-prices.json'
+
+/** Anthropic-shaped model list built from the shipped price table (Claude models only). */
+export function claudeModelList() {
+  const ids = Object.keys(prices).filter(id => id.startsWith('claude-')).sort().reverse()
+  return {
+    data: ids.map(id => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' })),
+    has_more: false,
+    first_id: ids[0] ?? null,
+    last_id: ids.at(-1) ?? null,
+  }
+}
