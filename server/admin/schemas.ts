@@ -43,3 +43,15 @@ export const ClaudeAccountCreateSchema = z.object({
 }).strict()
 
 export const ClaudeAccountUpdateSchema = z.object(accountFields).partial().strict()
+
+/**
+ * A validator for h3's readValidatedBody/getValidatedRouterParams that fails with one readable
+ * message naming each bad field ("name: is required; priority: must be …").
+ */
+export function validate<S extends z.ZodType>(schema: S) {
+  return (data: unknown): z.output<S> => {
+    const r = schema.safeParse(data)
+    if (r.success) return r.data
+    throw new Error(r.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
+  }
+}

@@ -24,12 +24,12 @@ async function countAdmins(redis: Redis): Promise<number> {
 
 /** Create an admin; false when the username is taken (SET NX makes racing instances safe). */
 export async function createAdmin(redis: Redis, username: string, password: string): Promise<boolean> {
-  const id = randomUUID()
-  const claimed = await redis.set(rk.adminUsername(username), id, 'NX')
-  if (!claimed) return false
-  const user: AdminUser = { id, username, passwordHash: await hashPassword(password), createdAt: new Date().toISOString() }
-  await redis.hset(rk.admin(id), { ...user })
-  return true
+  const user: AdminUser = { id: randomUUID(), username, passwordHash: await hashPassword(password), createdAt: new Date().toISOString() }
+  // Write the record first so the username never points at a half-written admin.
+  await redis.hset(rk.admin(user.id), { ...user })
+  if (await redis.set(rk.adminUsername(username), user.id, 'NX')) return true
+  await redis.del(rk.admin(user.id))
+  return false
 }
 
 /**

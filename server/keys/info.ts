@@ -1,17 +1,19 @@
 import type Redis from 'ioredis'
 import { readKeyUsage } from '../usage/record'
-import type { ApiKeyRecord } from './records'
+import { getApiKey, type ApiKeyRecord } from './records'
 
 /** What a key holder may see about their own key: status, expiry, usage total and today. */
-export async function keyInfo(redis: Redis, key: ApiKeyRecord) {
-  const { total, daily } = await readKeyUsage(redis, key.id, 1)
+export async function keyInfo(redis: Redis, cached: ApiKeyRecord) {
+  // The hot path's cached record lags on lastUsedAt; this view reads the stored one.
+  const [key, { total, daily }] = await Promise.all([getApiKey(redis, cached.id), readKeyUsage(redis, cached.id, 1)])
+  const k = key ?? cached
   return {
-    id: key.id,
-    name: key.name,
-    isActive: key.isActive,
-    expiresAt: key.expiresAt,
-    createdAt: key.createdAt,
-    lastUsedAt: key.lastUsedAt,
+    id: k.id,
+    name: k.name,
+    isActive: k.isActive,
+    expiresAt: k.expiresAt,
+    createdAt: k.createdAt,
+    lastUsedAt: k.lastUsedAt,
     usage: { total, today: daily[0] },
   }
 }

@@ -5,7 +5,7 @@ import { login } from '../../../admin/login'
 const LoginSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) })
 
 export default defineEventHandler(async (event) => {
-  const { username, password } = await readValidatedBody(event, LoginSchema.parse)
+  const { username, password } = await readValidatedBody(event, validate(LoginSchema))
   const ip = event.node.req.socket.remoteAddress ?? 'unknown'
   const result = await login(useRedis(), useConfig(), ip, username, password)
   if (!result.ok) {
