@@ -12,6 +12,8 @@ const envFile = resolve(process.env.CRS_ENV_FILE || '.env')
 const log = msg => console.log(`[start] ${msg}`)
 
 // 1. Secrets, then the env file into process.env (values already in the environment win).
+// Empty variables count as unset (docker compose passes `${X:-}` as ""), so the file can fill them.
+for (const [name, value] of Object.entries(process.env)) if (value === '') delete process.env[name]
 ensureSecrets(envFile, { root, log: m => console.log(m) })
 process.loadEnvFile(envFile)
 
@@ -24,12 +26,19 @@ function newestMtime(path) {
   return readdirSync(path).reduce((m, name) => Math.max(m, newestMtime(join(path, name))), st.mtimeMs)
 }
 const builtAt = existsSync('.output/nitro.json') ? statSync('.output/nitro.json').mtimeMs : 0
-if (!builtAt || SOURCES.some(s => newestMtime(resolve(root, s)) > builtAt)) {
+// A deployed image has .output but no toolchain: CRS_SKIP_BUILD=1 (or no nuxt installed) runs it as is.
+const canBuild = process.env.CRS_SKIP_BUILD !== '1' && existsSync('node_modules/nuxt')
+if (canBuild && (!builtAt || SOURCES.some(s => newestMtime(resolve(root, s)) > builtAt))) {
   log(builtAt ? 'sources changed since the last build: building…' : 'no build yet: building (about 20 s)…')
   const r = spawnSync(process.execPath, [resolve('node_modules/nuxt/bin/nuxt.mjs'), 'build'], {
     stdio: 'inherit', env: { ...process.env, NUXT_TELEMETRY_DISABLED: '1' },
   })
   if (r.status !== 0) process.exit(r.status ?? 1)
+}
+
+if (!existsSync('.output/server/index.mjs')) {
+  console.error('[start] .output/server/index.mjs is missing: run `npm install` (which installs nuxt) and `npm run build`.')
+  process.exit(1)
 }
 
 // 3. Redis: REDIS_URL/REDIS_HOST set → use it; else 127.0.0.1:REDIS_PORT (6379) if it answers;
