@@ -13,15 +13,18 @@ export interface Schedulable {
 export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastUsed: Map<string, number>, now = Date.now()): T | null {
   let best: T | null = null
   let bestUsed = 0
+  let newest = 0
   for (const a of accounts) {
     if (!a.isActive) continue
     const used = lastUsed.get(a.id) ?? 0
+    if (used > newest) newest = used
     if (!best || a.priority < best.priority || (a.priority === best.priority && (used < bestUsed || (used === bestUsed && a.id < best.id)))) {
       best = a
       bestUsed = used
     }
   }
-  if (best) lastUsed.set(best.id, now)
+  // Stamps strictly increase, so picks within one millisecond still rotate.
+  if (best) lastUsed.set(best.id, Math.max(now, newest + 1))
   return best
 }
 

@@ -23,7 +23,8 @@ const EnvSchema = z.object({
   JWT_SECRET: z.string({ error: 'is required (run `npm run setup` to generate one)' })
     .min(32, { error: i => `must be at least 32 characters (got ${String(i.input).length})` }),
   ENCRYPTION_KEY: z.string({ error: 'is required (run `npm run setup` to generate one)' })
-    .refine(v => v.length === 32, { error: i => `must be exactly 32 characters (got ${String(i.input).length})` }),
+    // AES-256 needs 32 bytes: count UTF-8 bytes, which equals characters for the ASCII keys setup generates.
+    .refine(v => Buffer.byteLength(v, 'utf8') === 32, { error: i => `must be exactly 32 characters (got ${Buffer.byteLength(String(i.input), 'utf8')} bytes)` }),
   API_KEY_SALT: z.string({ error: 'is required (run `npm run setup` to generate one)' })
     .min(16, { error: i => `must be at least 16 characters (got ${String(i.input).length})` }),
   ADMIN_USERNAME: z.string().min(1).default('admin'),

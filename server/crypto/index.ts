@@ -73,15 +73,25 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), hash.toString('base64url')].join('$')
 }
 
-/** Verify a password against hashPassword's output in constant time. */
+/** Verify a password against hashPassword's output in constant time; false for anything malformed. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [kind, n, r, p, salt, hash] = stored.split('$')
-  if (kind !== 'scrypt' || !salt || !hash) return false
+  const [kind, n, r, p, salt, hash, extra] = stored.split('$')
+  const N = Number(n)
+  const R = Number(r)
+  const P = Number(p)
+  // Only the form hashPassword writes: a power-of-two N within limits, small r/p, a 32-byte hash.
+  const sane = kind === 'scrypt' && extra === undefined && Number.isInteger(N) && N >= 2 && N <= 2 ** 20 && (N & (N - 1)) === 0
+    && Number.isInteger(R) && R >= 1 && R <= 32 && Number.isInteger(P) && P >= 1 && P <= 16 && !!salt && !!hash
+  if (!sane) return false
   const expected = Buffer.from(hash, 'base64url')
-  const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
-    N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem,
-  })
-  return timingSafeEqual(actual, expected)
+  if (expected.length !== 32) return false
+  try {
+    const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), 32, { N, r: R, p: P, maxmem: 256 * R * N + 16 * 1024 * 1024 })
+    return timingSafeEqual(actual, expected)
+  }
+  catch {
+    return false
+  }
 }
 
 /** Random URL-safe token (ids, state values, generated passwords). */
