@@ -1,5 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis'
 import type { Config } from '../config'
+import { defineScripts } from './scripts'
 
 /** ioredis options from config: prefix on every key, reconnect with capped backoff. */
 export function redisOptions(cfg: Config['redis']): RedisOptions {
@@ -19,7 +20,7 @@ export function redisOptions(cfg: Config['redis']): RedisOptions {
 /** A new client for the configured Redis (not yet connected: call connect()). */
 export function createRedis(cfg: Config['redis']): Redis {
   const opts = redisOptions(cfg)
-  return cfg.url ? new Redis(cfg.url, opts) : new Redis(opts)
+  return defineScripts(cfg.url ? new Redis(cfg.url, opts) : new Redis(opts))
 }
 
 let client: Redis | undefined

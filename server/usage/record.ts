@@ -32,6 +32,7 @@ export const utcDay = (d: Date) => d.toISOString().slice(0, 10)
  * Record one request in ONE pipeline: key totals, the key's day (totals and per-model fields
  * `m:{model}:{counter}`), and last-used stamps. Zero counters are skipped, so a typical request
  * costs ~12–20 commands in one round trip.
+ * (Last-used stamps go through a script so a record deleted mid-request is not recreated.)
  */
 export async function recordUsage(redis: Redis, e: UsageEvent): Promise<void> {
   const iso = e.at.toISOString()
@@ -53,8 +54,7 @@ export async function recordUsage(redis: Redis, e: UsageEvent): Promise<void> {
     pipe.hincrby(daily, 'aborted', 1)
   }
   pipe.expire(daily, DAILY_TTL_SECONDS)
-  pipe.hset(rk.apiKey(e.keyId), 'lastUsedAt', iso)
-  pipe.hset(e.accountKey, 'lastUsedAt', iso)
+  pipe.touchExisting(2, rk.apiKey(e.keyId), e.accountKey, 'lastUsedAt', iso)
   await pipe.exec()
 }
 

@@ -11,11 +11,13 @@ export class AnthropicError extends Error {
 
 /**
  * An event handler for Claude-protocol routes: AnthropicError becomes Anthropic's error shape
- * with its status; anything else is logged and answered as a 500 `api_error`.
+ * with its status; anything else is logged and answered as a 500 `api_error`. With `method`,
+ * other methods get 405 (route files omit the method suffix so they never fall through to a page).
  */
-export function defineAnthropicHandler<T>(fn: (event: H3Event<EventHandlerRequest>) => Promise<T>) {
+export function defineAnthropicHandler<T>(fn: (event: H3Event<EventHandlerRequest>) => Promise<T>, method?: 'GET' | 'POST') {
   return defineEventHandler(async (event) => {
     try {
+      if (method && event.method !== method) throw new AnthropicError(405, 'invalid_request_error', `Method ${event.method} is not allowed here; use ${method}.`, { allow: method })
       return await fn(event)
     }
     catch (err) {
@@ -25,3 +27,8 @@ export function defineAnthropicHandler<T>(fn: (event: H3Event<EventHandlerReques
     }
   })
 }
+
+/** Catch-all for unknown Claude-protocol paths: 404 in Anthropic's shape. */
+export const anthropicNotFound = defineAnthropicHandler(async (event) => {
+  throw new AnthropicError(404, 'not_found_error', `No such endpoint: ${event.method} ${event.path.split('?')[0]}.`)
+})

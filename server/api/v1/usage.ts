@@ -7,4 +7,4 @@ export default defineAnthropicHandler(async (event) => {
   const parsed = QuerySchema.safeParse(getQuery(event))
   if (!parsed.success) throw new AnthropicError(400, 'invalid_request_error', 'days must be a whole number from 1 to 90.')
   return { keyId: key.id, ...await readKeyUsage(useRedis(), key.id, parsed.data.days) }
-})
+}, 'GET')

@@ -1,1 +1,0 @@
-export default defineAnthropicHandler(event => relayAnthropic(event, { path: '/v1/messages/count_tokens', record: false }))

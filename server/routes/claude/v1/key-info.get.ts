@@ -1,2 +1,0 @@
-// CRS-compatible alias of /api/v1/key-info.get
-export { default } from '../../../api/v1/key-info.get'

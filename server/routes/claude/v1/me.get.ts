@@ -1,2 +1,0 @@
-// CRS-compatible alias of /api/v1/me.get
-export { default } from '../../../api/v1/me.get'

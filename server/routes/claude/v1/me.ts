@@ -1,0 +1,2 @@
+// CRS-compatible alias of /api/v1/me
+export { default } from '../../../api/v1/me'
