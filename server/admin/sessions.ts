@@ -43,25 +43,18 @@ export async function revokeSession(redis: Redis, jti: string): Promise<void> {
 const WINDOW_SECONDS = 15 * 60
 export const MAX_FAILURES = 5
 
-/** Seconds until login is allowed again for this IP or username; 0 when allowed. */
-export async function loginBlockedFor(redis: Redis, ip: string, username: string): Promise<number> {
-  const ipKey = rk.loginFailures('ip', ip)
-  const userKey = rk.loginFailures('user', username.toLowerCase())
-  const [[, ipCount], [, userCount], [, ipTtl], [, userTtl]] = (await redis.pipeline()
-    .get(ipKey).get(userKey).ttl(ipKey).ttl(userKey).exec()) as [Error | null, string | number | null][]
-  const blocked = [[ipCount, ipTtl], [userCount, userTtl]].filter(([c]) => Number(c) >= MAX_FAILURES)
-  return blocked.length ? Math.max(1, ...blocked.map(([, t]) => Number(t))) : 0
+const failureKeys = (ip: string, username: string) => [rk.loginFailures('ip', ip), rk.loginFailures('user', username.toLowerCase())] as const
+
+/**
+ * Count a login attempt against the IP and the username (5 per 15 minutes each) before the
+ * password is checked. Returns 0 when allowed, else seconds until the block ends.
+ */
+export async function takeLoginAttempt(redis: Redis, ip: string, username: string): Promise<number> {
+  const [ipKey, userKey] = failureKeys(ip, username)
+  return redis.loginAttempt(ipKey, userKey, MAX_FAILURES, WINDOW_SECONDS)
 }
 
-/** Count a failed login against the IP and the username (15-minute window from the first). */
-export async function recordLoginFailure(redis: Redis, ip: string, username: string): Promise<void> {
-  const pipe = redis.pipeline()
-  for (const key of [rk.loginFailures('ip', ip), rk.loginFailures('user', username.toLowerCase())]) {
-    pipe.incr(key).expire(key, WINDOW_SECONDS, 'NX')
-  }
-  await pipe.exec()
-}
-
+/** A successful login forgets the attempts counted for its IP and username. */
 export async function clearLoginFailures(redis: Redis, ip: string, username: string): Promise<void> {
-  await redis.del(rk.loginFailures('ip', ip), rk.loginFailures('user', username.toLowerCase()))
+  await redis.del(...failureKeys(ip, username))
 }

@@ -71,7 +71,7 @@ function parseConfig(env: Record<string, string | undefined>) {
       db: e.REDIS_DB,
       keyPrefix: e.REDIS_KEY_PREFIX,
       // Where a connection error message should point the user.
-      describe: e.REDIS_URL ? 'REDIS_URL' : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
+      describe: e.REDIS_URL ? `REDIS_URL (${redactUrl(e.REDIS_URL)})` : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
     },
     secrets: { jwt: e.JWT_SECRET, encryptionKey: e.ENCRYPTION_KEY, apiKeySalt: e.API_KEY_SALT },
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD, sessionHours: e.ADMIN_SESSION_HOURS },
@@ -104,6 +104,18 @@ function parseConfig(env: Record<string, string | undefined>) {
       apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
     },
   })
+}
+
+/** A URL safe to print: any password replaced. */
+function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw)
+    if (u.password) u.password = '***'
+    return u.toString()
+  }
+  catch {
+    return 'unparseable URL'
+  }
 }
 
 /** A configuration problem; `lines` name each variable and what is wrong with it. */

@@ -29,10 +29,14 @@ export default defineNitroPlugin((nitroApp) => {
   const log = useLogger()
   const redis = createRedis(cfg.redis)
   setRedis(redis)
-  redis.on('error', err => log.warn({ err: err.message }, 'redis connection error'))
+  let lastError = ''
+  redis.on('error', (err) => {
+    lastError = err.message
+    log.warn({ err: err.message }, 'redis connection error')
+  })
+  const howTo = 'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.'
 
-  const timer = setTimeout(() => fail([`Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${cfg.redis.describe}.`,
-    'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.']), CONNECT_TIMEOUT_MS)
+  const timer = setTimeout(() => fail([`Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${cfg.redis.describe}${lastError ? ` (${lastError})` : ''}.`, howTo]), CONNECT_TIMEOUT_MS)
   redis.connect()
     .then(async () => {
       clearTimeout(timer)
@@ -45,8 +49,7 @@ export default defineNitroPlugin((nitroApp) => {
     })
     .catch((err: Error) => {
       clearTimeout(timer)
-      fail([`Redis at ${cfg.redis.describe} failed: ${err.message}`,
-        'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.'])
+      fail([`Redis at ${cfg.redis.describe} failed: ${lastError || err.message}`, howTo])
     })
 
   nitroApp.hooks.hook('close', async () => {

@@ -2,7 +2,7 @@ import type Redis from 'ioredis'
 import type { Result } from 'ioredis'
 
 // Lua scripts, registered on every client (ioredis sends EVALSHA, falling back to EVAL once).
-const SCRIPTS = {
+const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
   // Stamp `field` = ARGV[1] on each hash in KEYS that still exists, so a record deleted while
   // its request was in flight is not recreated as an orphan holding only a timestamp.
   touchExisting: {
@@ -12,12 +12,31 @@ const SCRIPTS = {
 end
 return 0`,
   },
-} as const
+  // Count one login attempt against every key in KEYS (IP, username) atomically, BEFORE the
+  // password is checked, so parallel guesses cannot slip past the limit. ARGV: max, window s.
+  // Returns 0 when allowed, else the seconds until the longest block ends (nothing counted).
+  loginAttempt: {
+    numberOfKeys: 2,
+    lua: `local wait = 0
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[1]) then
+    wait = math.max(wait, redis.call('TTL', key), 1)
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[2], 'NX')
+end
+return 0`,
+  },
+}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** touchExisting(numKeys, ...keys, field, value) */
     touchExisting(numKeys: number, ...args: string[]): Result<number, Context>
+    loginAttempt(ipKey: string, userKey: string, max: number, windowSeconds: number): Result<number, Context>
   }
 }
 

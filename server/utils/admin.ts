@@ -14,9 +14,9 @@ export function adminToken(event: H3Event): string | undefined {
 /** Guard for admin routes: a valid, unrevoked session or a 401. */
 export async function requireAdmin(event: H3Event): Promise<AdminSession> {
   const token = adminToken(event)
-  if (!token) throw createError({ statusCode: 401, message: 'Admin login required: POST /api/admin/auth/login.' })
+  if (!token) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Admin login required: POST /api/admin/auth/login.' })
   const session = await verifySession(useRedis(), useConfig().secrets.jwt, token)
-  if (!session) throw createError({ statusCode: 401, message: 'Session expired or revoked: log in again.' })
+  if (!session) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Session expired or revoked: log in again.' })
   event.context.admin = session
   return session
 }

@@ -50,12 +50,17 @@ export async function runServerToExit(env: Record<string, string>, timeoutMs = 1
 export class TestServer {
   url = ''
   output = ''
-  readonly prefix = `test:${randomBytes(6).toString('hex')}:`
+  readonly prefix: string
   readonly redis: Redis
   private child?: ChildProcess
   private token?: string
 
-  constructor(private readonly env: Record<string, string> = {}) {
+  /**
+   * `opts.prefix` reuses another server's key prefix (same Redis data), e.g. to restart on it;
+   * by default every server gets a fresh random prefix.
+   */
+  constructor(private readonly env: Record<string, string> = {}, opts: { prefix?: string } = {}) {
+    this.prefix = opts.prefix ?? `test:${randomBytes(6).toString('hex')}:`
     this.redis = new Redis(REDIS_URL, { keyPrefix: this.prefix })
   }
 
@@ -79,7 +84,7 @@ export class TestServer {
       try {
         const res = await fetch(`${this.url}/health`)
         // The admin user is created right after Redis connects; wait for it too.
-        if (res.ok && await this.redis.exists(`admin_username:${ADMIN.username}`)) return this
+        if (res.ok && await this.redis.exists(`admin_username:${this.env.ADMIN_USERNAME || ADMIN.username}`)) return this
       }
       catch { /* not listening yet */ }
       await new Promise(r => setTimeout(r, 50))
@@ -87,11 +92,16 @@ export class TestServer {
     throw new Error(`server did not come up:\n${this.output}`)
   }
 
-  async stop(): Promise<void> {
+  /** Stop the process, then delete the prefix's keys unless `keepData` (for a restart on the same prefix). */
+  async stop({ keepData = false }: { keepData?: boolean } = {}): Promise<void> {
     const child = this.child
     if (child && child.exitCode === null) {
       child.kill('SIGTERM')
       await new Promise(r => child.once('exit', r))
+    }
+    if (keepData) {
+      this.redis.disconnect()
+      return
     }
     const keys = await this.redis.keys(`${this.prefix}*`)
     if (keys.length) await this.redis.del(...keys.map(k => k.slice(this.prefix.length)))

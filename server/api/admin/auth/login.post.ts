@@ -10,7 +10,7 @@ export default defineEventHandler(async (event) => {
   const result = await login(useRedis(), useConfig(), ip, username, password)
   if (!result.ok) {
     if (result.retryAfter) setResponseHeader(event, 'retry-after', result.retryAfter)
-    throw createError({ statusCode: result.status, message: result.message })
+    throw createError({ statusCode: result.status, statusMessage: result.status === 429 ? 'Too Many Requests' : 'Unauthorized', message: result.message })
   }
   setCookie(event, SESSION_COOKIE, result.token, {
     httpOnly: true, sameSite: 'strict', path: '/', expires: new Date(result.expiresAt),
