@@ -1,0 +1,210 @@
+// Child processes of the bench: a private redis-server, the fake upstream and the built relay.
+// Every child is registered so that exit, errors and Ctrl-C kill them all.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import Redis from 'ioredis'
+
+export interface Child {
+  name: string
+  proc: ChildProcess
+  pid: number
+  /** The last output lines (stdout and stderr), for error reports. */
+  tail: string[]
+  /** Output lines logged at warn level or above (pino JSON level ≥ 40). */
+  warnLines: number
+}
+
+const children: Child[] = []
+const tempDirs: string[] = []
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+/** A free TCP port on 127.0.0.1 (checked just before use; the caller verifies who answers). */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => res(port))
+    }).on('error', rej)
+  })
+}
+
+function track(name: string, proc: ChildProcess): Child {
+  proc.on('error', (err) => {
+    console.error(`bench: ${name}: ${err.message}`)
+  })
+  if (!proc.pid) throw new Error(`${name}: could not spawn ${proc.spawnfile} (is it installed?)`)
+  const child: Child = { name, proc, pid: proc.pid, tail: [], warnLines: 0 }
+  const keep = (d: Buffer) => {
+    const lines = d.toString('utf8').split('\n').filter(Boolean)
+    child.warnLines += lines.filter(l => /"level":(4|5|6)0\b/.test(l)).length
+    child.tail.push(...lines)
+    if (child.tail.length > 200) child.tail.splice(0, child.tail.length - 200)
+  }
+  proc.stdout?.on('data', keep)
+  proc.stderr?.on('data', keep)
+  children.push(child)
+  return child
+}
+
+const alive = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null
+
+/** Stop one child: SIGTERM (lets node write a --cpu-prof profile), SIGKILL after `graceMs`. */
+export async function stopChild(c: Child, graceMs = 5000): Promise<void> {
+  if (alive(c)) {
+    const exited = new Promise(r => c.proc.once('exit', r))
+    c.proc.kill('SIGTERM')
+    const timer = setTimeout(() => c.proc.kill('SIGKILL'), graceMs)
+    await exited
+    clearTimeout(timer)
+  }
+  const i = children.indexOf(c)
+  if (i >= 0) children.splice(i, 1)
+}
+
+/** Stop every child still running (newest first) and remove temp dirs. */
+export async function stopAll(): Promise<void> {
+  for (const c of [...children].reverse()) await stopChild(c)
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true })
+}
+
+/** Last resort from a synchronous 'exit' handler: SIGKILL whatever is left. */
+export function killAllSync(): void {
+  for (const c of children) if (alive(c)) c.proc.kill('SIGKILL')
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true })
+}
+
+const recentlyChanged = (p: string) => existsSync(p) && Date.now() - statSync(p).mtimeMs < 60_000
+
+/**
+ * `npx nuxt build` when `.output/server/index.mjs` is missing (bounded to 5 minutes). When
+ * `.nuxt`/`.output` changed in the last minute, another build (e.g. a test run's global setup) is
+ * probably writing `.output` right now: wait up to 2 minutes for it instead of racing it.
+ */
+export async function ensureBuild(): Promise<void> {
+  const entry = resolve('.output/server/index.mjs')
+  if (existsSync(entry)) return
+  if (['.nuxt', '.nuxt/dist', '.output'].some(recentlyChanged)) {
+    console.log('bench: .output is missing but a build seems to be running; waiting for it …')
+    for (let until = Date.now() + 120_000; Date.now() < until && !existsSync(entry);) await sleep(500)
+    // Give the other build a moment to finish writing the chunks next to the entry.
+    if (existsSync(entry)) return void await sleep(3000)
+  }
+  console.log('bench: .output is missing, running `npx nuxt build` …')
+  execFileSync('npx', ['nuxt', 'build'], { stdio: 'inherit', timeout: 300_000, env: { ...process.env, NUXT_TELEMETRY_DISABLED: '1' } })
+}
+
+/** A private redis-server on a free port; verified to be OUR process (INFO process_id). */
+export async function startRedis(): Promise<{ child: Child, url: string, port: number }> {
+  const port = await freePort()
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = track('redis', proc)
+  const url = `redis://127.0.0.1:${port}`
+  const until = Date.now() + 10_000
+  while (Date.now() < until) {
+    if (!alive(child)) throw new Error(`redis-server exited:\n${child.tail.join('\n')}`)
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    probe.on('error', () => { /* not up yet: retried below */ })
+    try {
+      await probe.connect()
+      if (await probe.ping() === 'PONG') {
+        const pid = /process_id:(\d+)/.exec(await probe.info('server'))?.[1]
+        if (Number(pid) !== child.pid) throw new Error(`port ${port} is answered by a foreign Redis (pid ${pid}, ours ${child.pid})`)
+        return { child, url, port }
+      }
+    }
+    catch (err) {
+      if ((err as Error).message.includes('foreign')) throw err
+    }
+    finally {
+      probe.disconnect()
+    }
+    await sleep(50)
+  }
+  throw new Error(`redis-server did not answer PING on ${port}:\n${child.tail.join('\n')}`)
+}
+
+/** bench/upstream.ts under node + tsx (one process, so its pid is the one doing the work). */
+export async function startUpstream(): Promise<{ child: Child, url: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', resolve('bench/upstream.ts')], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env })
+  const child = track('upstream', proc)
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`fake upstream did not start:\n${child.tail.join('\n')}`)), 20_000)
+    proc.stdout!.on('data', (d: Buffer) => {
+      const m = /UPSTREAM_URL=(\S+)/.exec(d.toString('utf8'))
+      if (m) {
+        clearTimeout(timer)
+        res(m[1]!)
+      }
+    })
+    proc.once('exit', code => rej(new Error(`fake upstream exited (${code}):\n${child.tail.join('\n')}`)))
+  })
+  return { child, url }
+}
+
+export const ADMIN = { username: 'bench-admin', password: randomBytes(12).toString('hex') }
+
+/** The built relay with the private Redis; `profile` adds --cpu-prof into bench/results. */
+export async function startRelay(redisUrl: string, profile: boolean): Promise<{ child: Child, url: string }> {
+  const port = await freePort()
+  const cwd = mkdtempSync(join(tmpdir(), 'crs-bench-'))
+  tempDirs.push(cwd)
+  const args = [resolve('.output/server/index.mjs')]
+  if (profile) {
+    mkdirSync(resolve('bench/results'), { recursive: true })
+    args.unshift('--cpu-prof', '--cpu-prof-dir', resolve('bench/results'))
+  }
+  const proc = spawn(process.execPath, args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '', CRS_SKIP_DOTENV: '1', HOST: '127.0.0.1', PORT: String(port),
+      REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'bench:', ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password,
+      JWT_SECRET: randomBytes(24).toString('hex'), ENCRYPTION_KEY: randomBytes(16).toString('hex'),
+      API_KEY_SALT: randomBytes(16).toString('hex'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'info',
+    },
+  })
+  const child = track('relay', proc)
+  const url = `http://127.0.0.1:${port}`
+  const until = Date.now() + 20_000
+  while (Date.now() < until) {
+    if (!alive(child)) throw new Error(`relay exited (${proc.exitCode ?? proc.signalCode}):\n${child.tail.join('\n')}`)
+    try {
+      // Ready = /health answers AND the admin login works (the admin is created after Redis connects).
+      const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })
+      if (health.ok && await adminToken(url).catch(() => null) && alive(child)) return { child, url }
+    }
+    catch { /* not listening yet */ }
+    await sleep(100)
+  }
+  throw new Error(`relay did not come up on ${port}:\n${child.tail.join('\n')}`)
+}
+
+/** Log in as the bench admin; returns the bearer token. */
+export async function adminToken(relayUrl: string): Promise<string> {
+  const res = await fetch(`${relayUrl}/api/admin/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN), signal: AbortSignal.timeout(5000),
+  })
+  if (!res.ok) throw new Error(`admin login failed: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { token: string }).token
+}
+
+/** Create the bench's API key and a Console account whose apiUrl is the fake upstream. */
+export async function provision(relayUrl: string, upstreamUrl: string): Promise<{ apiKey: string }> {
+  const token = await adminToken(relayUrl)
+  const call = async <T>(path: string, body: unknown): Promise<T> => {
+    const res = await fetch(`${relayUrl}${path}`, {
+      method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(5000),
+      headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json' },
+    })
+    if (res.status !== 201) throw new Error(`POST ${path} failed: ${res.status} ${await res.text()}`)
+    return await res.json() as T
+  }
+  await call('/api/admin/claude-accounts', { type: 'console', name: 'bench upstream', apiUrl: upstreamUrl, apiKey: 'sk-ant-api03-bench-upstream-key' })
+  const { apiKey } = await call<{ apiKey: string }>('/api/admin/api-keys', { name: 'bench key' })
+  if (!apiKey?.startsWith('cr_')) throw new Error(`unexpected api key shape: ${String(apiKey)}`)
+  return { apiKey }
+}

@@ -1,0 +1,138 @@
+// Measurements the bench takes around each scenario: process CPU and RSS from /proc, Redis CPU,
+// commands and reads from INFO, and latency percentiles.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import type Redis from 'ioredis'
+
+let ticks: number | undefined
+
+/** Clock ticks per second for /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux). */
+export function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    }
+    catch {
+      ticks = 100
+    }
+  }
+  return ticks
+}
+
+/** CPU time (user + system) a process has used so far, in ms (resolution: one clock tick). */
+export function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after "(comm)": state is field 3, so utime (14) and stime (15) are at 11 and 12.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / clockTicks()
+}
+
+/** Resident set size of a process in bytes (VmRSS), or 0 once it is gone. */
+export function procRssBytes(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  }
+  catch {
+    return 0
+  }
+}
+
+/** Samples a process's RSS every `everyMs` and keeps the maximum. */
+export class RssSampler {
+  max = 0
+  private timer?: NodeJS.Timeout
+  constructor(private readonly pid: number, private readonly everyMs = 100) {}
+
+  start(): this {
+    this.sample()
+    this.timer = setInterval(() => this.sample(), this.everyMs)
+    this.timer.unref()
+    return this
+  }
+
+  stop(): number {
+    clearInterval(this.timer)
+    this.sample()
+    return this.max
+  }
+
+  private sample(): void {
+    this.max = Math.max(this.max, procRssBytes(this.pid))
+  }
+}
+
+export interface RedisSnapshot {
+  cpuMs: number
+  /** Calls per command name (lower case), from INFO commandstats. */
+  calls: Record<string, number>
+  reads: number
+}
+
+/** One INFO call (one command, one read) returning CPU, commandstats and total reads. */
+export async function redisSnapshot(redis: Redis): Promise<RedisSnapshot> {
+  const text = String(await redis.call('INFO', 'cpu', 'stats', 'commandstats'))
+  const num = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? 0)
+  const calls: Record<string, number> = {}
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2])
+  return {
+    cpuMs: (num('used_cpu_sys') + num('used_cpu_user')) * 1000,
+    calls,
+    reads: num('total_reads_processed'),
+  }
+}
+
+export interface RedisDelta {
+  cpuMs: number
+  /** Commands other than the bench's own INFO. */
+  commands: number
+  /** Socket reads other than the bench's own: round trips as Redis saw them. */
+  reads: number
+  byCommand: Record<string, number>
+}
+
+/**
+ * What happened in Redis between two snapshots, minus the bench's own traffic: the INFO calls
+ * counted in between (each is one command and one read; the relay never sends INFO at run time).
+ */
+export function redisDelta(a: RedisSnapshot, b: RedisSnapshot): RedisDelta {
+  const byCommand: Record<string, number> = {}
+  let commands = 0
+  let own = 0
+  for (const [name, n] of Object.entries(b.calls)) {
+    const d = n - (a.calls[name] ?? 0)
+    if (d <= 0) continue
+    if (name === 'info') {
+      own += d
+      continue
+    }
+    byCommand[name] = d
+    commands += d
+  }
+  return { cpuMs: b.cpuMs - a.cpuMs, commands, reads: Math.max(0, b.reads - a.reads - own), byCommand }
+}
+
+/** Everything sampled at one instant of a scenario. */
+export interface Snapshot {
+  at: number
+  relayCpuMs: number
+  upstreamCpuMs: number
+  selfCpuMs: number
+  redis: RedisSnapshot
+}
+
+export async function snapshot(redis: Redis, relayPid: number, upstreamPid: number): Promise<Snapshot> {
+  const self = process.cpuUsage()
+  const s = {
+    at: performance.now(), relayCpuMs: procCpuMs(relayPid), upstreamCpuMs: procCpuMs(upstreamPid),
+    selfCpuMs: (self.user + self.system) / 1000,
+  }
+  return { ...s, redis: await redisSnapshot(redis) }
+}
+
+/** The p-th percentile (0–100) of an ascending array, nearest-rank; NaN when empty. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
+}
