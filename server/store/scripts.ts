@@ -3,12 +3,26 @@ import type { Result } from 'ioredis'
 
 // Lua scripts, registered on every client (ioredis sends EVALSHA, falling back to EVAL once).
 const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
-  // Stamp `field` = ARGV[1] on each hash in KEYS that still exists, so a record deleted while
-  // its request was in flight is not recreated as an orphan holding only a timestamp.
-  touchExisting: {
-    numberOfKeys: undefined,
-    lua: `for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, ARGV[1], ARGV[2]) end
+  // One request's usage in one command. KEYS: total, daily bucket, api key record, account record.
+  // ARGV: model, daily TTL, last-used ISO time, aborted (0/1), then counter/value pairs.
+  // Last-used stamps are set only on records that still exist, so a key or account deleted
+  // while its request was in flight is not recreated as an orphan holding a timestamp.
+  recordUsage: {
+    numberOfKeys: 4,
+    lua: `local pm = 'm:' .. ARGV[1] .. ':'
+for i = 5, #ARGV, 2 do
+  local f, v = ARGV[i], ARGV[i + 1]
+  redis.call('HINCRBY', KEYS[1], f, v)
+  redis.call('HINCRBY', KEYS[2], f, v)
+  redis.call('HINCRBY', KEYS[2], pm .. f, v)
+end
+if ARGV[4] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'aborted', 1)
+  redis.call('HINCRBY', KEYS[2], 'aborted', 1)
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+for i = 3, 4 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'lastUsedAt', ARGV[3]) end
 end
 return 0`,
   },
@@ -34,8 +48,7 @@ return 0`,
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** touchExisting(numKeys, ...keys, field, value) */
-    touchExisting(numKeys: number, ...args: string[]): Result<number, Context>
+    recordUsage(total: string, daily: string, apiKey: string, account: string, ...args: (string | number)[]): Result<number, Context>
     loginAttempt(ipKey: string, userKey: string, max: number, windowSeconds: number): Result<number, Context>
   }
 }

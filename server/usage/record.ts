@@ -29,34 +29,18 @@ export interface UsageEvent {
 export const utcDay = (d: Date) => d.toISOString().slice(0, 10)
 
 /**
- * Record one request in ONE pipeline: key totals, the key's day (totals and per-model fields
- * `m:{model}:{counter}`), and last-used stamps. Zero counters are skipped, so a typical request
- * costs ~12–20 commands in one round trip.
- * (Last-used stamps go through a script so a record deleted mid-request is not recreated.)
+ * Record one request with ONE command (the recordUsage script): key totals, the key's day (totals
+ * and per-model fields `m:{model}:{counter}`), and last-used stamps. Zero counters are skipped.
  */
 export async function recordUsage(redis: Redis, e: UsageEvent): Promise<void> {
-  const iso = e.at.toISOString()
-  const total = rk.usageTotal(e.keyId)
-  const daily = rk.usageDaily(utcDay(e.at), e.keyId)
-  const pipe = redis.pipeline()
-  pipe.hincrby(total, FIELDS.requests, 1)
-  pipe.hincrby(daily, FIELDS.requests, 1)
-  pipe.hincrby(daily, `m:${e.model}:${FIELDS.requests}`, 1)
-  for (const k of ['inputTokens', 'outputTokens', 'cacheCreate5m', 'cacheCreate1h', 'cacheRead'] as const) {
-    const v = e.usage[k]
-    if (!v) continue
-    pipe.hincrby(total, FIELDS[k], v)
-    pipe.hincrby(daily, FIELDS[k], v)
-    pipe.hincrby(daily, `m:${e.model}:${FIELDS[k]}`, v)
+  const args: (string | number)[] = [e.model, DAILY_TTL_SECONDS, e.at.toISOString(), e.aborted ? 1 : 0, FIELDS.requests, 1]
+  for (const k of COUNTERS) {
+    if (e.usage[k]) args.push(FIELDS[k], e.usage[k])
   }
-  if (e.aborted) {
-    pipe.hincrby(total, 'aborted', 1)
-    pipe.hincrby(daily, 'aborted', 1)
-  }
-  pipe.expire(daily, DAILY_TTL_SECONDS)
-  pipe.touchExisting(2, rk.apiKey(e.keyId), e.accountKey, 'lastUsedAt', iso)
-  await pipe.exec()
+  await redis.recordUsage(rk.usageTotal(e.keyId), rk.usageDaily(utcDay(e.at), e.keyId), rk.apiKey(e.keyId), e.accountKey, ...args)
 }
+
+const COUNTERS = ['inputTokens', 'outputTokens', 'cacheCreate5m', 'cacheCreate1h', 'cacheRead'] as const
 
 export interface UsageTotals {
   requests: number
