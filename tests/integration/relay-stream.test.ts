@@ -100,6 +100,16 @@ describe('relay: streaming and non-streaming pass-through', () => {
       expect(res.headers.get('content-type')).toMatch(/^application\/json/)
       expect(res.headers.get('x-accel-buffering')).toBeNull()
       expect(Buffer.from(await res.arrayBuffer()).toString('utf8')).toBe(jsonMessage(upstream.behaviour))
+      // The fake upstream answers without content-length (chunked); Node adds none either.
+      expect(res.headers.get('content-length')).toBeNull()
+    })
+
+    it('keeps upstream\'s content-length for an identity body', async () => {
+      const text = jsonMessage(upstream.behaviour)
+      upstream.behaviour.headers = { 'content-length': String(Buffer.byteLength(text)) }
+      const res = await post('/api/v1/messages', messageBody())
+      expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(text)))
+      expect(await res.text()).toBe(text)
     })
   })
 
@@ -170,9 +180,11 @@ describe('relay: streaming and non-streaming pass-through', () => {
         headers: { ...clientHeaders(), 'accept-encoding': 'gzip, br', 'x-forwarded-for': '10.0.0.1', 'origin': 'https://evil.example' }, body,
       })
       expect(res.status).toBe(200)
-      const allowed = new Set(['host', 'connection', 'content-length', 'content-type', 'accept', 'x-api-key', 'anthropic-version', 'anthropic-beta', 'user-agent', 'x-app'])
+      const allowed = new Set(['host', 'connection', 'content-length', 'content-type', 'accept', 'accept-encoding', 'x-api-key', 'anthropic-version', 'anthropic-beta', 'user-agent', 'x-app'])
       const unexpected = Object.keys(upstream.last().headers).filter(h => !allowed.has(h) && !h.startsWith('x-stainless-'))
       expect(unexpected).toEqual([])
+      // The relay asks for plain bytes whatever the client accepts (its usage tap reads them).
+      expect(upstream.last().headers['accept-encoding']).toBe('identity')
     })
 
     it('never forwards the client\'s cr_ key, in any header or the body', async () => {

@@ -66,6 +66,8 @@ function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: n
   h['content-type'] ??= 'application/json'
   h['anthropic-version'] ??= '2023-06-01'
   h['content-length'] = String(length)
+  // Ask for plain bytes: the usage tap reads them, and we never relay a content-encoding.
+  h['accept-encoding'] = 'identity'
   if (account.apiKey.startsWith('sk-ant-')) h['x-api-key'] = account.apiKey
   else h.authorization = `Bearer ${account.apiKey}`
   return h
@@ -160,6 +162,13 @@ export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promis
   const ok = up.statusCode >= 200 && up.statusCode < 300
   const tap = opts.record && ok ? new AnthropicUsageTap(sse) : null
   const headers = responseHeaders(up.headers)
+  // undici.request never decodes, so the bytes we relay are exactly upstream's: its length and
+  // (should it ignore our identity request) its encoding stay true. A known length also spares
+  // chunked framing.
+  for (const name of ['content-length', 'content-encoding'] as const) {
+    const v = up.headers[name]
+    if (typeof v === 'string') headers[name] = v
+  }
   if (sse) {
     headers['cache-control'] = 'no-cache, no-transform'
     headers['x-accel-buffering'] = 'no'
