@@ -3,10 +3,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import Redis from 'ioredis'
+import { freePort, testSecrets } from '../tests/helpers/server'
 
 export interface Child {
   name: string
@@ -21,16 +21,6 @@ export interface Child {
 const children: Child[] = []
 const tempDirs: string[] = []
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
-
-/** A free TCP port on 127.0.0.1 (checked just before use; the caller verifies who answers). */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => res(port))
-    }).on('error', rej)
-  })
-}
 
 function track(name: string, proc: ChildProcess): Child {
   proc.on('error', (err) => {
@@ -163,8 +153,7 @@ export async function startRelay(redisUrl: string, profile: boolean): Promise<{ 
     env: {
       PATH: process.env.PATH ?? '', CRS_SKIP_DOTENV: '1', HOST: '127.0.0.1', PORT: String(port),
       REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'bench:', ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password,
-      JWT_SECRET: randomBytes(24).toString('hex'), ENCRYPTION_KEY: randomBytes(16).toString('hex'),
-      API_KEY_SALT: randomBytes(16).toString('hex'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'info',
+      ...testSecrets(), LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'info',
     },
   })
   const child = track('relay', proc)

@@ -39,6 +39,17 @@ describe('admin resources', () => {
     return { status: res.status, body: JSON.parse(text) as Json, text }
   }
 
+  /** GET/PUT/DELETE on `${base}/:id`: a non-UUID id → 400 naming id; an unknown UUID → 404. */
+  function itRejectsBadIds(base: string): void {
+    it.each(['GET', 'PUT', 'DELETE'])('%s with an id that is not a UUID → 400; an unknown UUID → 404', async (method) => {
+      const body = method === 'PUT' ? { name: 'x' } : undefined
+      const bad = await call(method, `${base}/not-a-uuid`, body)
+      expect(bad.status).toBe(400)
+      expect(bad.body.message).toMatch(/id/)
+      expect((await call(method, `${base}/${MISSING_ID}`, body)).status).toBe(404)
+    })
+  }
+
   /** A client call with the key (the relay's own key check), to see admin changes take effect. */
   async function keyInfoStatus(apiKey: string): Promise<number> {
     const res = await fetch(`${server.url}/api/v1/key-info`, { headers: { 'x-api-key': apiKey } })
@@ -175,13 +186,7 @@ describe('admin resources', () => {
       expect((await call('GET', `${base}/${id}`)).body).toMatchObject({ name: 'steady', expiresAt: null })
     })
 
-    it.each(['GET', 'PUT', 'DELETE'])('%s with an id that is not a UUID → 400; an unknown UUID → 404', async (method) => {
-      const body = method === 'PUT' ? { name: 'x' } : undefined
-      const bad = await call(method, `${base}/not-a-uuid`, body)
-      expect(bad.status).toBe(400)
-      expect(bad.body.message).toMatch(/id/)
-      expect((await call(method, `${base}/${MISSING_ID}`, body)).status).toBe(404)
-    })
+    itRejectsBadIds(base)
   })
 
   describe('Claude Console accounts', () => {
@@ -307,13 +312,7 @@ describe('admin resources', () => {
       expect(((await call('GET', base)).body.items as Json[]).map(i => i.id)).not.toContain(body.id)
     })
 
-    it.each(['GET', 'PUT', 'DELETE'])('%s with an id that is not a UUID → 400; an unknown UUID → 404', async (method) => {
-      const body = method === 'PUT' ? { name: 'x' } : undefined
-      const bad = await call(method, `${base}/not-a-uuid`, body)
-      expect(bad.status).toBe(400)
-      expect(bad.body.message).toMatch(/id/)
-      expect((await call(method, `${base}/${MISSING_ID}`, body)).status).toBe(404)
-    })
+    itRejectsBadIds(base)
 
     it('GET list returns every account, once, with a matching total', async () => {
       const created = await Promise.all([1, 2, 3].map(i => createAccount({ name: `listed ${i}`, proxy: null })))

@@ -2,16 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { FakeAnthropic, type UpstreamUsage } from '../fixtures/anthropic-upstream'
 import { messageBody, pollUntil } from '../helpers/client'
 import { TestServer } from '../helpers/server'
+import type { UsageTotals } from '../../server/usage/record'
 
-interface Totals {
-  requests: number
-  inputTokens: number
-  outputTokens: number
-  cacheCreate5m: number
-  cacheCreate1h: number
-  cacheRead: number
-  aborted: number
-}
+type Totals = UsageTotals
 interface UsageView {
   keyId: string
   total: Totals
