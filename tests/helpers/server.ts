@@ -59,9 +59,10 @@ export class TestServer {
    * `opts.prefix` reuses another server's key prefix (same Redis data), e.g. to restart on it;
    * by default every server gets a fresh random prefix.
    */
-  constructor(private readonly env: Record<string, string> = {}, opts: { prefix?: string } = {}) {
+  constructor(private readonly env: Record<string, string> = {}, opts: { prefix?: string, redisUrl?: string } = {}) {
     this.prefix = opts.prefix ?? `test:${randomBytes(6).toString('hex')}:`
-    this.redis = new Redis(REDIS_URL, { keyPrefix: this.prefix })
+    this.redis = new Redis(opts.redisUrl ?? REDIS_URL, { keyPrefix: this.prefix })
+    this.redis.on('error', () => { /* a test may stop its Redis on purpose; commands still reject */ })
   }
 
   async start(): Promise<this> {
