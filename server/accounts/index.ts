@@ -1,6 +1,6 @@
 import { useConfig } from '../config'
 import { publish, subscribe, useRedis } from '../store/redis'
-import { channels, rk } from '../store/keys'
+import { channels } from '../store/keys'
 import { dropDispatcher } from '../upstream/dispatchers'
 import * as claude from './claude'
 import { AccountPool } from './scheduler'
@@ -51,6 +51,11 @@ export const claudeAccounts = {
     return gone
   },
   pick: () => useClaudePool().pick(),
-  redisKey: rk.claudeAccount,
+  /** The key's dedicated account when it has one (no pool fallback), else the pool's pick. */
+  async pickFor(key: { claudeAccountId: string | null }) {
+    if (!key.claudeAccountId) return useClaudePool().pick()
+    const bound = (await useClaudePool().all()).find(a => a.id === key.claudeAccountId && a.isActive)
+    return bound ?? null
+  },
   toView: claude.toAccountView,
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { CLIENT_IDS, type ClientId } from '../keys/access'
 import { parseProxyUrl } from '../upstream/dispatchers'
 
 /** Route params `:id` (uuid). */
@@ -6,14 +7,52 @@ export const IdParamsSchema = z.object({ id: z.string().uuid({ error: 'id must b
 
 const isoDate = z.string().datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-12-31T00:00:00Z' })
 
-export const ApiKeyCreateSchema = z.object({
+const nonNeg = (what: string) => z.number({ error: `${what} must be a number` }).min(0, `${what} must be 0 (off) or more`)
+const count = (what: string) => nonNeg(what).int(`${what} must be a whole number`)
+const list = (max: number, item: z.ZodString) => z.array(item).max(max)
+
+const apiKeyFields = z.object({
   name: z.string().trim().min(1, 'name is required').max(100),
   description: z.string().max(500).optional(),
+  tags: list(20, z.string().trim().min(1).max(50)).optional(),
   isActive: z.boolean().optional(),
   expiresAt: isoDate.nullable().optional(),
+  activationDays: count('activationDays').max(3650).optional(),
+  permissions: z.enum(['all', 'claude', 'gemini'], { error: 'permissions must be all, claude or gemini' }).optional(),
+  allowedModels: list(100, z.string().trim().min(1).max(200)).optional(),
+  blockedModels: list(100, z.string().trim().min(1).max(200)).optional(),
+  allowedClients: z.array(z.enum(CLIENT_IDS as [ClientId, ...ClientId[]], { error: `allowedClients entries must be one of ${CLIENT_IDS.join(', ')}` })).max(20).optional(),
+  rateLimitWindow: count('rateLimitWindow (minutes)').max(525_600).optional(),
+  rateLimitRequests: count('rateLimitRequests').optional(),
+  rateLimitTokens: count('rateLimitTokens').optional(),
+  rateLimitCost: nonNeg('rateLimitCost (USD)').optional(),
+  concurrencyLimit: count('concurrencyLimit').max(10_000).optional(),
+  dailyCostLimit: nonNeg('dailyCostLimit (USD)').optional(),
+  weeklyCostLimit: nonNeg('weeklyCostLimit (USD)').optional(),
+  totalCostLimit: nonNeg('totalCostLimit (USD)').optional(),
+  tokenLimit: count('tokenLimit').optional(),
+  claudeAccountId: z.string().uuid('claudeAccountId must be an account id (UUID)').nullable().optional(),
+  geminiAccountId: z.string().uuid('geminiAccountId must be an account id (UUID)').nullable().optional(),
 }).strict()
 
-export const ApiKeyUpdateSchema = ApiKeyCreateSchema.partial().strict()
+export const ApiKeyCreateSchema = apiKeyFields.superRefine((k, ctx) => {
+  if ((k.rateLimitRequests || k.rateLimitTokens || k.rateLimitCost) && !k.rateLimitWindow) {
+    ctx.addIssue({ code: 'custom', path: ['rateLimitWindow'], message: 'rateLimitWindow (minutes) is required when a window limit is set' })
+  }
+})
+
+// On update a window limit may be set without resending the window; admission ignores window
+// limits while rateLimitWindow is 0.
+export const ApiKeyUpdateSchema = apiKeyFields.partial()
+
+export const ApiKeyListQuerySchema = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  q: z.string().trim().max(100).optional(),
+  tag: z.string().trim().max(50).optional(),
+  sort: z.enum(['createdAt', 'name']).default('createdAt'),
+  order: z.enum(['asc', 'desc']).default('desc'),
+})
 
 const proxySchema = z.string().nullable().superRefine((v, ctx) => {
   if (v === null) return

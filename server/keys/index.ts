@@ -4,7 +4,7 @@ import { channels } from '../store/keys'
 import { ApiKeyCache } from './cache'
 import * as records from './records'
 
-export type { ApiKeyRecord, ApiKeyView, ApiKeyInput } from './records'
+export type { ApiKeyRecord, ApiKeyView, ApiKeyInput, ListQuery } from './records'
 
 let cache: ApiKeyCache | undefined
 
@@ -24,11 +24,12 @@ async function changed(id: string): Promise<void> {
   await publish(channels.invalidate, `api_key:${id}`)
 }
 
-/** Why a key cannot be used, or null when it can. */
+/** Why a key cannot be used, or null when it can (activation expiry is checked at admission). */
 export function keyRejection(r: records.ApiKeyRecord | null, now = Date.now()): string | null {
   if (!r) return 'Invalid API key'
   if (!r.isActive) return 'API key is disabled'
   if (r.expiresAt && Date.parse(r.expiresAt) <= now) return 'API key has expired'
+  if (r.activatedAt && r.activationDays && Date.parse(r.activatedAt) + r.activationDays * 86_400_000 <= now) return 'API key has expired'
   return null
 }
 
@@ -39,8 +40,8 @@ export const apiKeys = {
     return records.createApiKey(useRedis(), secrets.apiKeySalt, input)
   },
   get: (id: string) => records.getApiKey(useRedis(), id),
-  list: () => records.listApiKeys(useRedis()),
-  async update(id: string, patch: Partial<records.ApiKeyInput>) {
+  list: (query: records.ListQuery) => records.listApiKeys(useRedis(), query),
+  async update(id: string, patch: Partial<records.ApiKeySettings>) {
     const next = await records.updateApiKey(useRedis(), id, patch)
     if (next) await changed(id)
     return next

@@ -3,20 +3,47 @@ import type Redis from 'ioredis'
 import { generateApiKey, hashApiKey } from '../crypto'
 import { rk } from '../store/keys'
 
-/** An API key as stored (never the plaintext key, only its HMAC). */
-export interface ApiKeyRecord {
-  id: string
+export type Permission = 'all' | 'claude' | 'gemini'
+
+/** What an admin sets on a key (the admin API, CLI and UI share these names). 0 = limit off. */
+export interface ApiKeySettings {
   name: string
   description: string
+  tags: string[]
   isActive: boolean
   expiresAt: string | null
+  /** Days of validity counted from the first request (0 = off). */
+  activationDays: number
+  permissions: Permission
+  /** `*` globs; empty = every model. */
+  allowedModels: string[]
+  blockedModels: string[]
+  /** Client ids (claude_code, gemini_cli, …); empty = any client. */
+  allowedClients: string[]
+  rateLimitWindow: number
+  rateLimitRequests: number
+  rateLimitTokens: number
+  rateLimitCost: number
+  concurrencyLimit: number
+  dailyCostLimit: number
+  weeklyCostLimit: number
+  totalCostLimit: number
+  tokenLimit: number
+  claudeAccountId: string | null
+  geminiAccountId: string | null
+}
+
+/** An API key as stored: settings plus system fields (never the plaintext key, only its HMAC). */
+export interface ApiKeyRecord extends ApiKeySettings {
+  id: string
   createdAt: string
   updatedAt: string
   lastUsedAt: string | null
+  activatedAt: string | null
   hash: string
 }
 
-export type ApiKeyInput = Pick<ApiKeyRecord, 'name'> & Partial<Pick<ApiKeyRecord, 'description' | 'isActive' | 'expiresAt'>>
+export type ApiKeyInput = Pick<ApiKeySettings, 'name'> & Partial<ApiKeySettings>
 
 /** Public view for admin responses: everything but the hash. */
 export type ApiKeyView = Omit<ApiKeyRecord, 'hash'>
@@ -25,71 +52,134 @@ export function toView({ hash: _hash, ...view }: ApiKeyRecord): ApiKeyView {
   return view
 }
 
+const DEFAULTS: ApiKeySettings = {
+  name: '', description: '', tags: [], isActive: true, expiresAt: null, activationDays: 0, permissions: 'all',
+  allowedModels: [], blockedModels: [], allowedClients: [], rateLimitWindow: 0, rateLimitRequests: 0,
+  rateLimitTokens: 0, rateLimitCost: 0, concurrencyLimit: 0, dailyCostLimit: 0, weeklyCostLimit: 0,
+  totalCostLimit: 0, tokenLimit: 0, claudeAccountId: null, geminiAccountId: null,
+}
+
+// How each field is kept in the Redis hash: the type of its default decides the codec.
+type Codec = 'string' | 'nullable' | 'bool' | 'number' | 'list'
+const CODECS: Record<string, Codec> = Object.fromEntries([
+  ...Object.entries(DEFAULTS).map(([k, v]) => [k, v === null ? 'nullable' : Array.isArray(v) ? 'list' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? 'number' : 'string']),
+  ['id', 'string'], ['createdAt', 'string'], ['updatedAt', 'string'], ['hash', 'string'], ['activatedAt', 'nullable'],
+])
+
 function toHash(r: ApiKeyRecord): Record<string, string> {
-  return {
-    id: r.id, name: r.name, description: r.description, isActive: r.isActive ? '1' : '0',
-    expiresAt: r.expiresAt ?? '', createdAt: r.createdAt, updatedAt: r.updatedAt,
-    lastUsedAt: r.lastUsedAt ?? '', hash: r.hash,
+  const out: Record<string, string> = {}
+  for (const [field, codec] of Object.entries(CODECS)) {
+    const v = r[field as keyof ApiKeyRecord]
+    out[field] = codec === 'bool' ? (v ? '1' : '0') : codec === 'list' ? JSON.stringify(v) : v == null ? '' : String(v)
+  }
+  return out
+}
+
+function decode(codec: Codec, raw: string | undefined, def: unknown): unknown {
+  if (raw === undefined) return def
+  switch (codec) {
+    case 'bool': return raw === '1'
+    case 'number': return Number(raw) || 0
+    case 'nullable': return raw || null
+    case 'list': {
+      try {
+        const v = JSON.parse(raw)
+        return Array.isArray(v) ? v.map(String) : []
+      }
+      catch {
+        return []
+      }
+    }
+    default: return raw
   }
 }
 
-/** Parse HGETALL output; null for a missing key. */
-export function fromHash(h: Record<string, string>): ApiKeyRecord | null {
+/** Parse HGETALL output; null for a missing key. `lastUsedAt` lives in the `last_used` hash. */
+export function fromHash(h: Record<string, string>, lastUsedAt: string | null = null): ApiKeyRecord | null {
   if (!h.id) return null
-  return {
-    id: h.id, name: h.name ?? '', description: h.description ?? '', isActive: h.isActive === '1',
-    expiresAt: h.expiresAt || null, createdAt: h.createdAt ?? '', updatedAt: h.updatedAt ?? '',
-    lastUsedAt: h.lastUsedAt || null, hash: h.hash ?? '',
-  }
+  const r: Record<string, unknown> = { lastUsedAt }
+  for (const [field, codec] of Object.entries(CODECS)) r[field] = decode(codec, h[field], (DEFAULTS as unknown as Record<string, unknown>)[field] ?? null)
+  return r as unknown as ApiKeyRecord
 }
+
+// Small search index: id → "name\ttag1,tag2" lower-cased, so listing can filter 10,000 keys
+// with one HGETALL of this hash instead of reading every record.
+const searchText = (r: Pick<ApiKeySettings, 'name' | 'tags'>) => `${r.name}\t${r.tags.join(',')}`.toLowerCase()
 
 /** Create a key; returns the record and the plaintext key (shown to the admin once). */
 export async function createApiKey(redis: Redis, salt: string, input: ApiKeyInput): Promise<{ record: ApiKeyRecord, apiKey: string }> {
   const apiKey = generateApiKey()
   const now = new Date().toISOString()
   const record: ApiKeyRecord = {
-    id: randomUUID(), name: input.name, description: input.description ?? '', isActive: input.isActive ?? true,
-    expiresAt: input.expiresAt ?? null, createdAt: now, updatedAt: now, lastUsedAt: null, hash: hashApiKey(apiKey, salt),
+    ...DEFAULTS, ...stripUndefined(input), id: randomUUID(), createdAt: now, updatedAt: now,
+    lastUsedAt: null, activatedAt: null, hash: hashApiKey(apiKey, salt),
   }
   await redis.multi()
     .hset(rk.apiKey(record.id), toHash(record))
     .set(rk.apiKeyHash(record.hash), record.id)
     .zadd(rk.apiKeyIndex(), Date.parse(now), record.id)
+    .hset(rk.apiKeySearch(), record.id, searchText(record))
     .exec()
   return { record, apiKey }
 }
 
 export async function getApiKey(redis: Redis, id: string): Promise<ApiKeyRecord | null> {
-  return fromHash(await redis.hgetall(rk.apiKey(id)))
+  const rows = await redis.pipeline().hgetall(rk.apiKey(id)).hget(rk.lastUsed(), `k:${id}`).exec()
+  return fromHash((rows?.[0]?.[1] ?? {}) as Record<string, string>, (rows?.[1]?.[1] ?? null) as string | null)
 }
 
-/** All keys, newest first. (Paging and search arrive with the key-limits issue.) */
-export async function listApiKeys(redis: Redis): Promise<ApiKeyRecord[]> {
-  const ids = await redis.zrevrange(rk.apiKeyIndex(), 0, -1)
-  if (ids.length === 0) return []
+export interface ListQuery { offset: number, limit: number, q?: string, tag?: string, sort: 'createdAt' | 'name', order: 'asc' | 'desc' }
+
+/**
+ * A page of keys, newest first by default, filtered by name/tag substring: one round trip for
+ * the id index (and the search hash when filtering), one pipeline for the page's records.
+ */
+export async function listApiKeys(redis: Redis, query: ListQuery): Promise<{ items: ApiKeyRecord[], total: number }> {
+  let ids: string[]
+  if (query.q || query.tag || query.sort === 'name') {
+    const [[, all], [, search]] = (await redis.pipeline().zrevrange(rk.apiKeyIndex(), 0, -1).hgetall(rk.apiKeySearch()).exec()) as [unknown, unknown][]
+    const text = search as Record<string, string>
+    const q = query.q?.toLowerCase()
+    const tag = query.tag?.toLowerCase()
+    ids = (all as string[]).filter((id) => {
+      const [name = '', tags = ''] = (text[id] ?? '').split('\t')
+      return (!q || name.includes(q) || tags.includes(q)) && (!tag || tags.split(',').includes(tag))
+    })
+    if (query.sort === 'name') ids.sort((a, b) => (text[a] ?? '').localeCompare(text[b] ?? ''))
+  }
+  else {
+    ids = await redis.zrevrange(rk.apiKeyIndex(), 0, -1)
+  }
+  if (query.order === 'asc') ids.reverse()
+  const page = ids.slice(query.offset, query.offset + query.limit)
+  if (page.length === 0) return { items: [], total: ids.length }
   const pipe = redis.pipeline()
-  for (const id of ids) pipe.hgetall(rk.apiKey(id))
+  for (const id of page) pipe.hgetall(rk.apiKey(id))
+  pipe.hmget(rk.lastUsed(), ...page.map(id => `k:${id}`))
   const rows = (await pipe.exec()) ?? []
-  return rows.map(([, h]) => fromHash(h as Record<string, string>)).filter((r): r is ApiKeyRecord => r !== null)
+  const last = rows.pop()?.[1] as (string | null)[]
+  const items = rows.map(([, h], i) => fromHash(h as Record<string, string>, last[i] ?? null)).filter((r): r is ApiKeyRecord => r !== null)
+  return { items, total: ids.length }
 }
 
 /** Apply a partial update; returns the new record or null when the key does not exist. */
-export async function updateApiKey(redis: Redis, id: string, patch: Partial<ApiKeyInput>): Promise<ApiKeyRecord | null> {
+export async function updateApiKey(redis: Redis, id: string, patch: Partial<ApiKeySettings>): Promise<ApiKeyRecord | null> {
   const current = await getApiKey(redis, id)
   if (!current) return null
   const next: ApiKeyRecord = { ...current, ...stripUndefined(patch), updatedAt: new Date().toISOString() }
-  await redis.hset(rk.apiKey(id), toHash(next))
+  await redis.multi().hset(rk.apiKey(id), toHash(next)).hset(rk.apiKeySearch(), id, searchText(next)).exec()
   return next
 }
 
-/** Delete a key, its hash index entry and its usage totals' owner link. */
+/** Delete a key and everything that only exists for it (usage history in shared buckets stays). */
 export async function deleteApiKey(redis: Redis, id: string): Promise<ApiKeyRecord | null> {
   const current = await getApiKey(redis, id)
   if (!current) return null
   await redis.multi()
-    .del(rk.apiKey(id))
-    .del(rk.apiKeyHash(current.hash))
+    .del(rk.apiKey(id), rk.apiKeyHash(current.hash), rk.rateWindow(id), rk.leases(id), rk.usageRecent(id), rk.usageKeyModels(id))
     .zrem(rk.apiKeyIndex(), id)
+    .hdel(rk.apiKeySearch(), id)
+    .hdel(rk.lastUsed(), `k:${id}`)
     .exec()
   return current
 }

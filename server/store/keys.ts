@@ -12,9 +12,22 @@ export const rk = {
   adminUsername: (name: string) => `admin_username:${name}`,
   session: (jti: string) => `session:${jti}`,
   loginFailures: (kind: 'ip' | 'user', who: string) => `login_fail:${kind}:${who}`,
-  usageTotal: (keyId: string) => `usage:total:${keyId}`,
-  usageDaily: (date: string, keyId: string) => `usage:daily:${date}:${keyId}`,
+  apiKeySearch: () => 'api_key_search',
+  /** Limit state of a key: the current rate window and its concurrency leases. */
+  rateWindow: (keyId: string) => `rate:${keyId}`,
+  leases: (keyId: string) => `lease:${keyId}`,
+  weeklyCost: (week: string, keyId: string) => `cost:week:${week}:${keyId}`,
+  /** Usage buckets (see server/usage/buckets.ts): hour/day/month ids in UTC, and all-time. */
+  usageBucket: (kind: 'hour' | 'day' | 'month', id: string) => `usage:${kind}:${id}`,
+  usageTotal: () => 'usage:total',
+  usageRecent: (keyId: string) => `usage:recent:${keyId}`,
+  usageKeyModels: (keyId: string) => `usage:key_models:${keyId}`,
+  usageModels: () => 'usage:models',
+  /** Last-used stamps of keys (`k:{id}`) and accounts (`a:{id}`). */
+  lastUsed: () => 'last_used',
   systemInfo: () => 'system_info',
+  /** Admin price overrides: field = model id, value = JSON of LiteLLM price fields. */
+  pricingOverride: () => 'pricing_override',
 } as const
 
 /** Pub/sub channels (prefixed like keys). */

@@ -3,28 +3,118 @@ import type { Result } from 'ioredis'
 
 // Lua scripts, registered on every client (ioredis sends EVALSHA, falling back to EVAL once).
 const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
-  // One request's usage in one command. KEYS: total, daily bucket, api key record, account record.
-  // ARGV: model, daily TTL, last-used ISO time, aborted (0/1), then counter/value pairs.
-  // Last-used stamps are set only on records that still exist, so a key or account deleted
-  // while its request was in flight is not recreated as an orphan holding a timestamp.
+  // One request's usage (server/usage/buckets.ts explains the packed layout).
+  // KEYS: 1-4 hour, day, month, total buckets; 5 rate window; 6 leases; 7 weekly cost;
+  //       8 recent list; 9 last_used; 10 the key's model set; 11 all models set.
+  // ARGV: 1-5 fields (*, k:, km:, a:, m:); 6 packed delta ("0,…" = nothing to count);
+  //       7-9 TTLs hour/day/month; 10 window start admitted in ('' = none); 11 lease id ('' = none);
+  //       12 recent entry; 13 recent max; 14 now ISO; 15 key field; 16 account field; 17 model;
+  //       18 weekly TTL.
   recordUsage: {
-    numberOfKeys: 4,
-    lua: `local pm = 'm:' .. ARGV[1] .. ':'
-for i = 5, #ARGV, 2 do
-  local f, v = ARGV[i], ARGV[i + 1]
-  redis.call('HINCRBY', KEYS[1], f, v)
-  redis.call('HINCRBY', KEYS[2], f, v)
-  redis.call('HINCRBY', KEYS[2], pm .. f, v)
+    numberOfKeys: 11,
+    lua: `local delta = {}
+for n in string.gmatch(ARGV[6], '[^,]+') do delta[#delta + 1] = tonumber(n) end
+local function add(packed)
+  local out, i = {}, 1
+  if packed then
+    for n in string.gmatch(packed, '[^,]+') do
+      out[i] = string.format('%.0f', tonumber(n) + (delta[i] or 0))
+      i = i + 1
+    end
+  end
+  for j = i, #delta do out[j] = string.format('%.0f', delta[j]) end
+  return table.concat(out, ',')
 end
-if ARGV[4] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'aborted', 1)
-  redis.call('HINCRBY', KEYS[2], 'aborted', 1)
+if delta[1] > 0 then
+  local fields = { ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] }
+  for b = 1, 4 do
+    local cur = redis.call('HMGET', KEYS[b], unpack(fields))
+    local args = {}
+    for i = 1, 5 do
+      args[#args + 1] = fields[i]
+      args[#args + 1] = add(cur[i])
+    end
+    redis.call('HSET', KEYS[b], unpack(args))
+    if b < 4 and not cur[1] then redis.call('EXPIRE', KEYS[b], ARGV[6 + b]) end
+    if b == 4 then
+      if not cur[3] then redis.call('SADD', KEYS[10], ARGV[17]) end
+      if not cur[5] then redis.call('SADD', KEYS[11], ARGV[17]) end
+    end
+  end
+  if ARGV[10] ~= '' and redis.call('HGET', KEYS[5], 'start') == ARGV[10] then
+    redis.call('HINCRBY', KEYS[5], 'tokens', delta[2] + delta[3] + delta[4] + delta[5] + delta[6])
+    if delta[7] > 0 then redis.call('HINCRBY', KEYS[5], 'cost', delta[7]) end
+  end
+  if delta[7] > 0 and redis.call('INCRBY', KEYS[7], delta[7]) == delta[7] then redis.call('EXPIRE', KEYS[7], ARGV[18]) end
+  redis.call('HSET', KEYS[9], ARGV[15], ARGV[14], ARGV[16], ARGV[14])
 end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-for i = 3, 4 do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'lastUsedAt', ARGV[3]) end
-end
+if ARGV[11] ~= '' then redis.call('ZREM', KEYS[6], ARGV[11]) end
+local max = tonumber(ARGV[13])
+if redis.call('LPUSH', KEYS[8], ARGV[12]) > max + 20 then redis.call('LTRIM', KEYS[8], 0, max - 1) end
 return 0`,
+  },
+  // Admit one request against every limit of a key, atomically: check everything first, and only
+  // when all pass count the request (window) and take a concurrency lease. Denied → nothing counted.
+  // KEYS: 1 api key record, 2 rate window, 3 leases, 4 day bucket, 5 weekly cost, 6 total bucket.
+  // ARGV: 1 now ms; 2 now ISO; 3 request id; 4 lease ms; 5 window ms; 6 window requests;
+  //       7 window tokens; 8 window cost µ$; 9 concurrency; 10 daily cost µ$; 11 weekly cost µ$;
+  //       12 total cost µ$; 13 token limit; 14 activation ms; 15 key field (k:{id}).
+  // Returns {0, windowStart} when admitted, else {code, seconds until the window resets}.
+  admit: {
+    numberOfKeys: 6,
+    lua: `local now = tonumber(ARGV[1])
+local function counter(packed, i)
+  if not packed then return 0 end
+  local j = 1
+  for n in string.gmatch(packed, '[^,]+') do
+    if j == i then return tonumber(n) end
+    j = j + 1
+  end
+  return 0
+end
+local activation = tonumber(ARGV[14])
+local activatedAt = nil
+if activation > 0 then
+  activatedAt = tonumber(redis.call('HGET', KEYS[1], 'activatedAtMs') or '')
+  if activatedAt and now >= activatedAt + activation then return { 9, 0 } end
+end
+local windowMs = tonumber(ARGV[5])
+local windowStart = ''
+if windowMs > 0 then
+  local w = redis.call('HMGET', KEYS[2], 'start', 'requests', 'tokens', 'cost')
+  if w[1] then
+    local resetIn = math.max(1, math.ceil((tonumber(w[1]) + windowMs - now) / 1000))
+    if tonumber(ARGV[6]) > 0 and tonumber(w[2] or '0') >= tonumber(ARGV[6]) then return { 1, resetIn } end
+    if tonumber(ARGV[7]) > 0 and tonumber(w[3] or '0') >= tonumber(ARGV[7]) then return { 2, resetIn } end
+    if tonumber(ARGV[8]) > 0 and tonumber(w[4] or '0') >= tonumber(ARGV[8]) then return { 3, resetIn } end
+    windowStart = w[1]
+  end
+end
+local concurrency = tonumber(ARGV[9])
+if concurrency > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  if redis.call('ZCARD', KEYS[3]) >= concurrency then return { 4, 1 } end
+end
+if tonumber(ARGV[10]) > 0 and counter(redis.call('HGET', KEYS[4], ARGV[15]), 7) >= tonumber(ARGV[10]) then return { 5, 0 } end
+if tonumber(ARGV[11]) > 0 and tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[11]) then return { 6, 0 } end
+if tonumber(ARGV[12]) > 0 or tonumber(ARGV[13]) > 0 then
+  local total = redis.call('HGET', KEYS[6], ARGV[15])
+  if tonumber(ARGV[12]) > 0 and counter(total, 7) >= tonumber(ARGV[12]) then return { 7, 0 } end
+  local tokens = counter(total, 2) + counter(total, 3) + counter(total, 4) + counter(total, 5) + counter(total, 6)
+  if tonumber(ARGV[13]) > 0 and tokens >= tonumber(ARGV[13]) then return { 8, 0 } end
+end
+if activation > 0 and not activatedAt then redis.call('HSET', KEYS[1], 'activatedAtMs', ARGV[1], 'activatedAt', ARGV[2]) end
+if windowMs > 0 then
+  if windowStart == '' then
+    windowStart = ARGV[1]
+    redis.call('HSET', KEYS[2], 'start', windowStart, 'requests', 1, 'tokens', 0, 'cost', 0)
+    redis.call('PEXPIRE', KEYS[2], windowMs)
+  else
+    redis.call('HINCRBY', KEYS[2], 'requests', 1)
+  end
+end
+if concurrency > 0 then redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3]) end
+return { 0, windowStart }`,
   },
   // Count one login attempt against every key in KEYS (IP, username) atomically, BEFORE the
   // password is checked, so parallel guesses cannot slip past the limit. ARGV: max, window s.
@@ -48,7 +138,8 @@ return 0`,
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    recordUsage(total: string, daily: string, apiKey: string, account: string, ...args: (string | number)[]): Result<number, Context>
+    recordUsage(...keysThenArgs: (string | number)[]): Result<number, Context>
+    admit(...keysThenArgs: (string | number)[]): Result<[number, string | number], Context>
     loginAttempt(ipKey: string, userKey: string, max: number, windowSeconds: number): Result<number, Context>
   }
 }

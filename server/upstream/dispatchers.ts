@@ -1,4 +1,5 @@
 import { Agent, ProxyAgent, buildConnector, type Dispatcher } from 'undici'
+import { lookup } from 'node:dns/promises'
 import { SocksClient } from 'socks'
 
 const POOL_OPTIONS = { keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000, connections: 256 } as const
@@ -44,15 +45,17 @@ function socksDispatcher(u: URL): Dispatcher {
     ...POOL_OPTIONS,
     connect(opts, cb) {
       const https = opts.protocol === 'https:'
-      SocksClient.createConnection({
+      // socks5h:// lets the proxy resolve names; socks5:// resolves them here (curl's convention).
+      const host = u.protocol === 'socks5:' ? lookup(opts.hostname).then(r => r.address) : Promise.resolve(opts.hostname)
+      host.then(destination => SocksClient.createConnection({
         proxy: {
           host: u.hostname, port: Number(u.port), type: 5,
           userId: u.username ? decodeURIComponent(u.username) : undefined,
           password: u.password ? decodeURIComponent(u.password) : undefined,
         },
         command: 'connect',
-        destination: { host: opts.hostname, port: Number(opts.port) || (https ? 443 : 80) },
-      }).then(
+        destination: { host: destination, port: Number(opts.port) || (https ? 443 : 80) },
+      })).then(
         ({ socket }) => https ? tls({ ...opts, httpSocket: socket } as Parameters<typeof tls>[0], cb) : cb(null, socket),
         (err: Error) => cb(err, null),
       )

@@ -1,81 +1,81 @@
 import type Redis from 'ioredis'
-import type { Usage } from './types'
 import { rk } from '../store/keys'
+import { BUCKET_TTL_SECONDS, bucketIds, type Counters, dim, packDelta, unpack, weekId } from './buckets'
+import type { Usage } from './types'
 
-/** Daily buckets are kept this long. */
-const DAILY_TTL_SECONDS = 90 * 24 * 3600
+/** How many recent request records each key keeps. */
+export const RECENT_MAX = 100
 
-/** Hash field names for each counter (short: they repeat in every bucket). */
-const FIELDS = {
-  requests: 'requests',
-  inputTokens: 'input',
-  outputTokens: 'output',
-  cacheCreate5m: 'cache_create_5m',
-  cacheCreate1h: 'cache_create_1h',
-  cacheRead: 'cache_read',
-} as const
-
+/** One finished (or failed, or aborted) request, as the relay reports it. */
 export interface UsageEvent {
   keyId: string
   accountId: string
-  accountKey: string
   model: string
   usage: Usage
+  costMicros: number
+  /** False when the model has no price (recorded with cost 0 and flagged). */
+  priced: boolean
+  /** Counted in the usage buckets (false for requests that upstream refused: no tokens). */
+  counted: boolean
   aborted: boolean
+  status: number
+  durationMs: number
   at: Date
+  /** The rate window the request was admitted in ('' when the key has none). */
+  windowStart: string
+  /** The concurrency lease to release ('' when none was taken). */
+  leaseId: string
 }
-
-/** "YYYY-MM-DD" in UTC: the daily bucket a timestamp belongs to. */
-export const utcDay = (d: Date) => d.toISOString().slice(0, 10)
 
 /**
- * Record one request with ONE command (the recordUsage script): key totals, the key's day (totals
- * and per-model fields `m:{model}:{counter}`), and last-used stamps. Zero counters are skipped.
+ * Record a request with ONE command (the recordUsage script): hour/day/month/all-time buckets
+ * for the key, key×model, account, model and global dimensions; the rate window's tokens and
+ * cost; the weekly cost; the lease release; the recent-requests list; last-used stamps.
  */
 export async function recordUsage(redis: Redis, e: UsageEvent): Promise<void> {
-  const args: (string | number)[] = [e.model, DAILY_TTL_SECONDS, e.at.toISOString(), e.aborted ? 1 : 0, FIELDS.requests, 1]
-  for (const k of COUNTERS) {
-    if (e.usage[k]) args.push(FIELDS[k], e.usage[k])
-  }
-  await redis.recordUsage(rk.usageTotal(e.keyId), rk.usageDaily(utcDay(e.at), e.keyId), rk.apiKey(e.keyId), e.accountKey, ...args)
-}
-
-const COUNTERS = ['inputTokens', 'outputTokens', 'cacheCreate5m', 'cacheCreate1h', 'cacheRead'] as const
-
-export interface UsageTotals {
-  requests: number
-  inputTokens: number
-  outputTokens: number
-  cacheCreate5m: number
-  cacheCreate1h: number
-  cacheRead: number
-  aborted: number
-}
-
-function totalsFrom(h: Record<string, string>, prefix = ''): UsageTotals {
-  const get = (f: string) => Number(h[prefix + f] ?? 0)
-  return {
-    requests: get(FIELDS.requests), inputTokens: get(FIELDS.inputTokens), outputTokens: get(FIELDS.outputTokens),
-    cacheCreate5m: get(FIELDS.cacheCreate5m), cacheCreate1h: get(FIELDS.cacheCreate1h), cacheRead: get(FIELDS.cacheRead),
-    aborted: get('aborted'),
-  }
-}
-
-export interface DailyUsage extends UsageTotals { date: string, models: Record<string, UsageTotals> }
-
-/** A key's all-time totals and its last `days` daily buckets (newest first), one round trip. */
-export async function readKeyUsage(redis: Redis, keyId: string, days: number, now = new Date()): Promise<{ total: UsageTotals, daily: DailyUsage[] }> {
-  const dates = Array.from({ length: days }, (_, i) => utcDay(new Date(now.getTime() - i * 86_400_000)))
-  const pipe = redis.pipeline().hgetall(rk.usageTotal(keyId))
-  for (const d of dates) pipe.hgetall(rk.usageDaily(d, keyId))
-  const [[, totalHash], ...dayRows] = ((await pipe.exec()) ?? []) as [Error | null, Record<string, string>][]
-  const daily = dayRows.map(([, h], i) => {
-    const models: Record<string, UsageTotals> = {}
-    for (const field of Object.keys(h)) {
-      const m = /^m:(.+):requests$/.exec(field)
-      if (m) models[m[1]!] = totalsFrom(h, `m:${m[1]}:`)
-    }
-    return { date: dates[i]!, ...totalsFrom(h), models }
+  const b = bucketIds(e.at)
+  const delta = e.counted ? packDelta(e.usage, e.costMicros, e.aborted) : '0'
+  const recent = JSON.stringify({
+    at: e.at.toISOString(), model: e.model, accountId: e.accountId, status: e.status, durationMs: e.durationMs,
+    ...e.usage, costMicros: e.costMicros, priced: e.priced, aborted: e.aborted,
   })
-  return { total: totalsFrom(totalHash ?? {}), daily }
+  await redis.recordUsage(
+    rk.usageBucket('hour', b.hour), rk.usageBucket('day', b.day), rk.usageBucket('month', b.month), rk.usageTotal(),
+    rk.rateWindow(e.keyId), rk.leases(e.keyId), rk.weeklyCost(weekId(e.at), e.keyId), rk.usageRecent(e.keyId),
+    rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(),
+    dim.all, dim.key(e.keyId), dim.keyModel(e.keyId, e.model), dim.account(e.accountId), dim.model(e.model),
+    delta, BUCKET_TTL_SECONDS.hour, BUCKET_TTL_SECONDS.day, BUCKET_TTL_SECONDS.month,
+    e.windowStart, e.leaseId, recent, RECENT_MAX, e.at.toISOString(), dim.key(e.keyId), dim.account(e.accountId),
+    e.model, 15 * 86_400,
+  )
+}
+
+/** The API's view of counters: tokens by kind, cost in USD (and exact micro-USD). */
+export function countersView(c: Counters) {
+  return { ...c, cost: c.costMicros / 1e6 }
+}
+
+export interface DailyUsage extends ReturnType<typeof countersView> { date: string, models: Record<string, ReturnType<typeof countersView>> }
+
+/** A key's all-time totals and its last `days` daily buckets (newest first), per model too. */
+export async function readKeyUsage(redis: Redis, keyId: string, days: number, now = new Date()) {
+  const models = await redis.smembers(rk.usageKeyModels(keyId))
+  const fields = [dim.key(keyId), ...models.map(m => dim.keyModel(keyId, m))]
+  const dates = Array.from({ length: days }, (_, i) => bucketIds(new Date(now.getTime() - i * 86_400_000)).day)
+  const pipe = redis.pipeline().hmget(rk.usageTotal(), ...fields)
+  for (const d of dates) pipe.hmget(rk.usageBucket('day', d), ...fields)
+  const [totalRow, ...dayRows] = ((await pipe.exec()) ?? []).map(([, v]) => v as (string | null)[])
+  const byModel = (row: (string | null)[]) => Object.fromEntries(
+    models.map((m, i) => [m, unpack(row[i + 1])] as const).filter(([, c]) => c.requests > 0).map(([m, c]) => [m, countersView(c)]),
+  )
+  return {
+    total: { ...countersView(unpack(totalRow?.[0])), models: byModel(totalRow ?? []) },
+    daily: dayRows.map((row, i) => ({ date: dates[i]!, ...countersView(unpack(row[0])), models: byModel(row) })),
+  }
+}
+
+/** The key's most recent request records, newest first. */
+export async function readRecent(redis: Redis, keyId: string, limit = 20): Promise<unknown[]> {
+  const rows = await redis.lrange(rk.usageRecent(keyId), 0, Math.min(limit, RECENT_MAX) - 1)
+  return rows.map(r => JSON.parse(r))
 }

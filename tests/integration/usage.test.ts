@@ -2,12 +2,22 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { FakeAnthropic, type UpstreamUsage } from '../fixtures/anthropic-upstream'
 import { messageBody, pollUntil } from '../helpers/client'
 import { TestServer } from '../helpers/server'
-import type { UsageTotals } from '../../server/usage/record'
+import prices from '../../server/usage/model-prices.json'
 
-type Totals = UsageTotals
+interface Totals {
+  requests: number
+  inputTokens: number
+  outputTokens: number
+  cacheCreate5m: number
+  cacheCreate1h: number
+  cacheRead: number
+  aborted: number
+  costMicros: number
+  cost: number
+}
 interface UsageView {
   keyId: string
-  total: Totals
+  total: Totals & { models: Record<string, Totals> }
   daily: (Totals & { date: string, models: Record<string, Totals> })[]
 }
 interface KeyInfo {
@@ -17,8 +27,19 @@ interface KeyInfo {
   usage: { total: Totals, today: UsageView['daily'][number] }
 }
 
+type Counts = Omit<Totals, 'aborted' | 'costMicros' | 'cost'>
+
+/** The price table's cost of one request, in micro-USD, computed here independently. */
+function costOf(model: string, u: UpstreamUsage): number {
+  const p = (prices as unknown as Record<string, Record<string, number>>)[model]!
+  const c = totalsOf(u)
+  return Math.round(1e6 * (c.inputTokens * p.input_cost_per_token! + c.outputTokens * p.output_cost_per_token!
+    + c.cacheCreate5m * p.cache_creation_input_token_cost! + c.cacheCreate1h * p.cache_creation_input_token_cost_above_1hr!
+    + c.cacheRead * p.cache_read_input_token_cost!))
+}
+
 /** The counters a request with upstream `usage` should add (aborted apart). */
-function totalsOf(u: UpstreamUsage, requests = 1): Omit<Totals, 'aborted'> {
+function totalsOf(u: UpstreamUsage, requests = 1): Counts {
   return {
     requests,
     inputTokens: u.input_tokens,
@@ -29,7 +50,7 @@ function totalsOf(u: UpstreamUsage, requests = 1): Omit<Totals, 'aborted'> {
   }
 }
 
-const sum = (a: Omit<Totals, 'aborted'>, b: Omit<Totals, 'aborted'>): Omit<Totals, 'aborted'> => ({
+const sum = (a: Counts, b: Counts): Counts => ({
   requests: a.requests + b.requests,
   inputTokens: a.inputTokens + b.inputTokens,
   outputTokens: a.outputTokens + b.outputTokens,
@@ -94,7 +115,8 @@ describe('usage accounting', () => {
     const u = await usageAfter(apiKey, 1)
     const expected = totalsOf(STREAM_USAGE)
     expect(u.keyId).toBe(id)
-    expect(u.total).toEqual({ ...expected, aborted: 0 })
+    expect(u.total).toMatchObject({ ...expected, aborted: 0, costMicros: costOf(STREAM_MODEL, STREAM_USAGE) })
+    expect(u.total.cost).toBeCloseTo(costOf(STREAM_MODEL, STREAM_USAGE) / 1e6, 9)
     const day = u.daily[0]!
     expect(day.date).toBe(today())
     expect(day).toMatchObject(expected)
@@ -115,12 +137,13 @@ describe('usage accounting', () => {
     const u = await usageAfter(apiKey, 2)
 
     const both = sum(totalsOf(STREAM_USAGE), totalsOf(JSON_USAGE))
-    expect(u.total).toEqual({ ...both, aborted: 0 })
+    expect(u.total).toMatchObject({ ...both, aborted: 0, costMicros: costOf(STREAM_MODEL, STREAM_USAGE) + costOf(JSON_MODEL, JSON_USAGE) })
     const day = u.daily[0]!
     expect(day).toMatchObject(both)
     expect(Object.keys(day.models).sort()).toEqual([JSON_MODEL, STREAM_MODEL].sort())
     expect(day.models[STREAM_MODEL]).toMatchObject(totalsOf(STREAM_USAGE))
-    expect(day.models[JSON_MODEL]).toMatchObject(totalsOf(JSON_USAGE))
+    expect(day.models[JSON_MODEL]).toMatchObject({ ...totalsOf(JSON_USAGE), costMicros: costOf(JSON_MODEL, JSON_USAGE) })
+    expect(u.total.models[JSON_MODEL]).toMatchObject(totalsOf(JSON_USAGE))
 
     // The CRS alias answers with the same view.
     expect(await usage(apiKey, '/claude/v1/usage')).toEqual(u)
@@ -139,24 +162,28 @@ describe('usage accounting', () => {
     }
   })
 
-  it('stores the documented Redis layout, with a ~90-day TTL on daily buckets', async () => {
+  it('stores the documented Redis layout: packed counters per dimension in hour/day/month/total buckets', async () => {
     const { id, apiKey } = await server.createKey({ name: 'usage-redis' })
     upstream.behaviour.usage = STREAM_USAGE
     upstream.behaviour.model = STREAM_MODEL
     expect(await message(apiKey, { stream: true })).toBe(200)
     await usageAfter(apiKey, 1)
 
-    const counters = { requests: '1', input: '1234', output: '567', cache_create_5m: '100', cache_create_1h: '200', cache_read: '89' }
-    expect(await server.redis.hgetall(`usage:total:${id}`)).toEqual(counters)
-    const dailyKey = `usage:daily:${today()}:${id}`
-    const daily = await server.redis.hgetall(dailyKey)
-    expect(daily).toMatchObject(counters)
-    for (const [field, value] of Object.entries(counters)) expect(daily[`m:${STREAM_MODEL}:${field}`]).toBe(value)
-    const ttl = await server.redis.ttl(dailyKey)
-    expect(ttl).toBeGreaterThan(89 * 86_400)
-    expect(ttl).toBeLessThanOrEqual(90 * 86_400)
-    // All-time totals never expire.
-    expect(await server.redis.ttl(`usage:total:${id}`)).toBe(-1)
+    const packed = `1,1234,567,100,200,89,${costOf(STREAM_MODEL, STREAM_USAGE)},0`
+    const now = new Date().toISOString()
+    const buckets = { [`usage:hour:${now.slice(0, 13)}`]: 8, [`usage:day:${today()}`]: 91, [`usage:month:${now.slice(0, 7)}`]: 400, 'usage:total': 0 }
+    for (const [bucket, days] of Object.entries(buckets)) {
+      expect(await server.redis.hget(bucket, `k:${id}`)).toBe(packed)
+      expect(await server.redis.hget(bucket, `km:${id}:${STREAM_MODEL}`)).toBe(packed)
+      const ttl = await server.redis.ttl(bucket)
+      if (days === 0) expect(ttl).toBe(-1)
+      else expect(ttl).toBeGreaterThan((days - 1) * 86_400)
+    }
+    expect(await server.redis.smembers(`usage:key_models:${id}`)).toEqual([STREAM_MODEL])
+    const recent = (await server.redis.lrange(`usage:recent:${id}`, 0, -1)).map(r => JSON.parse(r))
+    expect(recent).toHaveLength(1)
+    expect(recent[0]).toMatchObject({ model: STREAM_MODEL, status: 200, inputTokens: 1234, aborted: false, priced: true })
+    expect(await server.redis.hget('last_used', `k:${id}`)).not.toBeNull()
   })
 
   it('records a stream the client aborted, with the input tokens seen and an aborted flag', async () => {
@@ -216,7 +243,7 @@ describe('usage accounting', () => {
 
     const other = await usage(b.apiKey)
     expect(other.keyId).toBe(b.id)
-    expect(other.total).toEqual({ requests: 0, inputTokens: 0, outputTokens: 0, cacheCreate5m: 0, cacheCreate1h: 0, cacheRead: 0, aborted: 0 })
+    expect(other.total).toEqual({ requests: 0, inputTokens: 0, outputTokens: 0, cacheCreate5m: 0, cacheCreate1h: 0, cacheRead: 0, aborted: 0, costMicros: 0, cost: 0, models: {} })
     expect(other.daily[0]!.models).toEqual({})
   })
 
@@ -247,7 +274,7 @@ describe('usage accounting', () => {
     const u = await usageAfter(apiKey, n)
     const one = totalsOf(STREAM_USAGE)
     const all = { requests: n, inputTokens: n * one.inputTokens, outputTokens: n * one.outputTokens, cacheCreate5m: n * one.cacheCreate5m, cacheCreate1h: n * one.cacheCreate1h, cacheRead: n * one.cacheRead }
-    expect(u.total).toEqual({ ...all, aborted: 0 })
+    expect(u.total).toMatchObject({ ...all, aborted: 0, costMicros: n * costOf(STREAM_MODEL, STREAM_USAGE) })
     expect(u.daily[0]!.models[STREAM_MODEL]).toMatchObject(all)
   })
 
@@ -263,7 +290,7 @@ describe('usage accounting', () => {
     expect(await server.redis.exists(`api_key:${id}`)).toBe(0)
     await res.arrayBuffer()
     // The stream's usage is recorded after it ended; give that write time to land.
-    await pollUntil(() => server.redis.hget(`usage:total:${id}`, 'requests'), v => v === '1')
+    await pollUntil(() => server.redis.hget('usage:total', `k:${id}`), v => v?.startsWith('1,') ?? false)
     // Recording must not write the deleted key's record back (an orphan hash holding only lastUsedAt).
     expect(await server.redis.hgetall(`api_key:${id}`)).toEqual({})
   })

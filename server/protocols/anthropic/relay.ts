@@ -5,12 +5,16 @@ import { request } from 'undici'
 import { claudeAccounts, type ClaudeAccount } from '../../accounts'
 import { useConfig } from '../../config'
 import { apiKeys, keyRejection, type ApiKeyRecord } from '../../keys'
+import { checkAccess } from '../../keys/access'
+import { type Admission, admit, isDenial, keepLease } from '../../keys/admission'
 import { extractApiKey } from '../../keys/extract'
 import { useLogger } from '../../logging'
 import { useRedis } from '../../store/redis'
 import { BodyTooLargeError, readBodyLimited } from '../../upstream/body'
 import { dispatcherFor } from '../../upstream/dispatchers'
+import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
+import { pricing } from '../../usage/pricing-store'
 import { recordUsage } from '../../usage/record'
 import { emptyUsage } from '../../usage/types'
 import { sseErrorEvent } from './errors'
@@ -73,16 +77,6 @@ function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: n
   return h
 }
 
-/** Map an undici failure before any response to the client's status and message. */
-function upstreamFailure(err: unknown): AnthropicError {
-  const code = (err as { code?: string }).code ?? ''
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new AnthropicError(504, 'timeout_error', 'Upstream did not answer in time (PROXY_TIMEOUT).')
-  }
-  const cause = (err as { cause?: { code?: string } }).cause?.code
-  return new AnthropicError(502, 'api_error', `Upstream unreachable (${cause || code || (err as Error).name}).`)
-}
-
 type Outcome = 'done' | 'aborted' | 'failed'
 
 /** Copy upstream bytes to the client as they come, feeding the tap; honours back-pressure. */
@@ -126,20 +120,51 @@ export interface RelayOptions {
   record: boolean
 }
 
-/** Relay one Claude Messages-API request: auth → account → forward → stream back → record. */
+/** Relay one Claude Messages-API request: auth → access → account → admission → forward → stream back → record. */
 export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promise<void> {
-  const { req, res } = event.node
+  const { req } = event.node
   const cfg = useConfig()
   const key = await requireClientKey(req)
   const { raw, json } = await readJsonBody(req, cfg.relay.maxBodyBytes)
-  const account = await claudeAccounts.pick()
-  if (!account) throw new AnthropicError(503, 'overloaded_error', 'No active Claude account is available: add or enable one in the admin API or UI.')
+  const requested = typeof json.model === 'string' ? json.model : ''
+  const denied = checkAccess(key, 'claude', requested, req.headers['user-agent'])
+  if (denied) throw new AnthropicError(403, 'permission_error', denied.message)
+  const account = await claudeAccounts.pickFor(key)
+  if (!account) {
+    throw new AnthropicError(503, 'overloaded_error', key.claudeAccountId
+      ? 'The Claude account dedicated to this API key is not available (disabled or deleted).'
+      : 'No active Claude account is available: add or enable one in the admin API or UI.')
+  }
+  // count_tokens is free upstream: it is neither limited nor recorded.
+  const admission = opts.record ? await admitOrThrow(key) : null
+  const stopLease = admission ? keepLease(useRedis(), key.id, admission.leaseId) : () => {}
+  const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date() }
+  try {
+    await forward(event, account, raw, opts, done)
+  }
+  finally {
+    stopLease()
+    if (admission) await record(key, account, requested, admission, done)
+  }
+}
 
+async function admitOrThrow(key: ApiKeyRecord): Promise<Admission> {
+  const a = await admit(useRedis(), key)
+  if (!isDenial(a)) return a
+  const headers: Record<string, string> = a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {}
+  throw new AnthropicError(a.status, a.status === 401 ? 'authentication_error' : 'rate_limit_error', a.message, headers)
+}
+
+/** What recording needs to know about how the request ended. */
+interface Finished { tap: AnthropicUsageTap | null, outcome: Outcome, status: number, startedAt: Date }
+
+async function forward(event: H3Event, account: ClaudeAccount, raw: Buffer, opts: RelayOptions, done: Finished): Promise<void> {
+  const { req, res } = event.node
+  const cfg = useConfig()
   const ac = new AbortController()
   res.once('close', () => {
     if (!res.writableFinished) ac.abort()
   })
-  const startedAt = new Date()
   let up: Awaited<ReturnType<typeof request>>
   try {
     up = await request(upstreamUrl(account.apiUrl, opts.path, req.url), {
@@ -153,14 +178,19 @@ export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promis
     })
   }
   catch (err) {
-    if (ac.signal.aborted) return record(key, account, json, null, 'aborted', startedAt, opts)
-    throw upstreamFailure(err)
+    if (ac.signal.aborted) return
+    const failure = classifyUpstreamError(err, account.proxy)
+    if (failure.proxyFault) useLogger().warn({ accountId: account.id, reason: failure.message }, 'proxy failure')
+    done.outcome = 'failed'
+    done.status = failure.status
+    throw new AnthropicError(failure.status, failure.status === 504 ? 'timeout_error' : 'api_error', failure.message)
   }
 
+  done.status = up.statusCode
   const contentType = String(up.headers['content-type'] ?? '')
   const sse = contentType.startsWith('text/event-stream')
   const ok = up.statusCode >= 200 && up.statusCode < 300
-  const tap = opts.record && ok ? new AnthropicUsageTap(sse) : null
+  done.tap = opts.record && ok ? new AnthropicUsageTap(sse) : null
   const headers = responseHeaders(up.headers)
   // undici.request never decodes, so the bytes we relay are exactly upstream's: its length and
   // (should it ignore our identity request) its encoding stay true. A known length also spares
@@ -175,18 +205,27 @@ export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promis
   }
   res.writeHead(up.statusCode, headers)
   if (sse) res.flushHeaders()
-  const outcome = await pump(up.body, res, tap, sse)
-  if (tap) await record(key, account, json, tap, outcome, startedAt, opts)
+  done.outcome = await pump(up.body, res, done.tap, sse)
 }
 
-async function record(key: ApiKeyRecord, account: ClaudeAccount, body: Record<string, unknown>, tap: AnthropicUsageTap | null, outcome: Outcome, at: Date, opts: RelayOptions): Promise<void> {
-  if (!opts.record) return
-  const model = tap?.model ?? (typeof body.model === 'string' ? body.model : 'unknown')
+const unpricedSeen = new Set<string>()
+
+async function record(key: ApiKeyRecord, account: ClaudeAccount, requested: string, admission: Admission, done: Finished): Promise<void> {
+  const model = done.tap?.model ?? (requested || 'unknown')
+  const usage = done.tap?.usage ?? emptyUsage()
+  // Counted: a response that carried usage, or a client that left before any answer (a request
+  // with what was seen). Upstream errors and failures only release the lease and log the request.
+  const counted = done.tap !== null || (done.outcome === 'aborted' && done.status === 0)
+  const { micros, known } = await pricing.cost(model, usage)
+  if (counted && !known && !unpricedSeen.has(model)) {
+    unpricedSeen.add(model)
+    useLogger().warn({ model }, 'model has no price: recorded with cost 0 (add a price in the admin pricing table)')
+  }
   try {
     await recordUsage(useRedis(), {
-      keyId: key.id, accountId: account.id, accountKey: claudeAccounts.redisKey(account.id), model,
-      usage: tap?.usage ?? emptyUsage(),
-      aborted: outcome !== 'done', at,
+      keyId: key.id, accountId: account.id, model, usage, costMicros: micros, priced: known, counted,
+      aborted: done.outcome !== 'done', status: done.status, durationMs: Date.now() - done.startedAt.getTime(),
+      at: done.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId,
     })
   }
   catch (err) {

@@ -1,5 +1,6 @@
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
-  const keys = await apiKeys.list()
-  return { items: keys.map(apiKeys.toView), total: keys.length }
+  const query = await getValidatedQuery(event, validate(ApiKeyListQuerySchema))
+  const { items, total } = await apiKeys.list(query)
+  return { items: items.map(apiKeys.toView), total, offset: query.offset, limit: query.limit }
 })
