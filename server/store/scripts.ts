@@ -5,13 +5,14 @@ import type { Result } from 'ioredis'
 const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
   // One request's usage (server/usage/buckets.ts explains the packed layout).
   // KEYS: 1-4 hour, day, month, total buckets; 5 rate window; 6 leases; 7 weekly cost;
-  //       8 recent list; 9 last_used; 10 the key's model set; 11 all models set.
+  //       8 recent list; 9 last_used; 10 the key's model set; 11 all models set;
+  //       12 the minute's global counters (RPM/TPM, kept an hour).
   // ARGV: 1-5 fields (*, k:, km:, a:, m:); 6 packed delta ("0,…" = nothing to count);
   //       7-9 TTLs hour/day/month; 10 window start admitted in ('' = none); 11 lease id ('' = none);
   //       12 recent entry; 13 recent max; 14 now ISO; 15 key field; 16 account field; 17 model;
   //       18 weekly TTL.
   recordUsage: {
-    numberOfKeys: 11,
+    numberOfKeys: 12,
     lua: `local delta = {}
 for n in string.gmatch(ARGV[6], '[^,]+') do delta[#delta + 1] = tonumber(n) end
 local function add(packed)
@@ -47,6 +48,8 @@ if delta[1] > 0 then
   end
   if delta[7] > 0 and redis.call('INCRBY', KEYS[7], delta[7]) == delta[7] then redis.call('EXPIRE', KEYS[7], ARGV[18]) end
   redis.call('HSET', KEYS[9], ARGV[15], ARGV[14], ARGV[16], ARGV[14])
+  if redis.call('HINCRBY', KEYS[12], 'requests', 1) == 1 then redis.call('EXPIRE', KEYS[12], 3600) end
+  redis.call('HINCRBY', KEYS[12], 'tokens', delta[2] + delta[3] + delta[4] + delta[5] + delta[6])
 end
 if ARGV[11] ~= '' then redis.call('ZREM', KEYS[6], ARGV[11]) end
 local max = tonumber(ARGV[13])

@@ -33,6 +33,21 @@ export function unpack(packed: string | null | undefined): Counters {
   return c
 }
 
+/** Add a packed value into `into` without allocating (stats sum tens of thousands of these). */
+export function addPacked(into: Counters, packed: string): Counters {
+  let n = 0
+  let idx = 0
+  for (let p = 0; p <= packed.length && idx < COUNTER_NAMES.length; p++) {
+    const c = p < packed.length ? packed.charCodeAt(p) : 44
+    if (c === 44) {
+      into[COUNTER_NAMES[idx++]!] += n
+      n = 0
+    }
+    else if (c >= 48 && c <= 57) n = n * 10 + (c - 48)
+  }
+  return into
+}
+
 /** The packed delta one request adds. */
 export function packDelta(usage: Usage, costMicros: number, aborted: boolean): string {
   return `1,${usage.inputTokens},${usage.outputTokens},${usage.cacheCreate5m},${usage.cacheCreate1h},${usage.cacheRead},${costMicros},${aborted ? 1 : 0}`
@@ -57,10 +72,10 @@ export const dim = {
   model: (model: string) => `m:${model}`,
 } as const
 
-/** Bucket ids in UTC: hour "2026-11-29T08", day "2026-11-29", month "2026-11". */
+/** Bucket ids in UTC: minute "2026-11-29T08:15", hour "2026-11-29T08", day "2026-11-29", month "2026-11". */
 export const bucketIds = (d: Date) => {
   const iso = d.toISOString()
-  return { hour: iso.slice(0, 13), day: iso.slice(0, 10), month: iso.slice(0, 7) }
+  return { minute: iso.slice(0, 16), hour: iso.slice(0, 13), day: iso.slice(0, 10), month: iso.slice(0, 7) }
 }
 
 /** How long buckets live: hours 7 days (+1 of slack), days 90 (+1), months ~13. */

@@ -42,7 +42,7 @@ export async function recordUsage(redis: Redis, e: UsageEvent): Promise<void> {
   await redis.recordUsage(
     rk.usageBucket('hour', b.hour), rk.usageBucket('day', b.day), rk.usageBucket('month', b.month), rk.usageTotal(),
     rk.rateWindow(e.keyId), rk.leases(e.keyId), rk.weeklyCost(weekId(e.at), e.keyId), rk.usageRecent(e.keyId),
-    rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(),
+    rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(), rk.usageMinute(b.minute),
     dim.all, dim.key(e.keyId), dim.keyModel(e.keyId, e.model), dim.account(e.accountId), dim.model(e.model),
     delta, BUCKET_TTL_SECONDS.hour, BUCKET_TTL_SECONDS.day, BUCKET_TTL_SECONDS.month,
     e.windowStart, e.leaseId, recent, RECENT_MAX, e.at.toISOString(), dim.key(e.keyId), dim.account(e.accountId),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { checkAccess, detectClient, globMatch } from '../../server/keys/access'
 import type { ApiKeyRecord } from '../../server/keys/records'
 import { fromHash } from '../../server/keys/records'
-import { addCounters, bucketIds, packDelta, totalTokens, unpack, weekId, zeroCounters } from '../../server/usage/buckets'
+import { addCounters, addPacked, bucketIds, packDelta, totalTokens, unpack, weekId, zeroCounters } from '../../server/usage/buckets'
 
 const key = (over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ ...fromHash({ id: 'k1', name: 'k' })!, ...over })
 
@@ -76,7 +76,7 @@ describe('packed counters', () => {
 
 describe('bucket ids', () => {
   it('are UTC hour, day and month', () => {
-    expect(bucketIds(new Date('2026-11-29T23:59:59.999Z'))).toEqual({ hour: '2026-11-29T23', day: '2026-11-29', month: '2026-11' })
+    expect(bucketIds(new Date('2026-11-29T23:59:59.999Z'))).toEqual({ minute: '2026-11-29T23:59', hour: '2026-11-29T23', day: '2026-11-29', month: '2026-11' })
   })
   it.each([
     ['2026-11-30T00:00:00Z', '2026-11-30'], // a Monday
@@ -84,5 +84,18 @@ describe('bucket ids', () => {
     ['2027-01-01T12:00:00Z', '2026-12-28'], // across a year
   ])('week of %s starts %s', (at, monday) => {
     expect(weekId(new Date(at))).toBe(monday)
+  })
+})
+
+describe('addPacked', () => {
+  it.each([
+    ['1,25,17,0,0,0,1234,0'],
+    ['12,0,99999999,3,4,5,123456789012,1'],
+    ['7'],
+    [''],
+  ])('adds %s like unpack does', (packed) => {
+    const base = unpack('1,1,1,1,1,1,1,1')
+    const want = addCounters(unpack('1,1,1,1,1,1,1,1'), unpack(packed))
+    expect(addPacked(base, packed)).toEqual(want)
   })
 })

@@ -1,0 +1,16 @@
+import { z } from 'zod'
+import { readLimitState } from '../../../../keys/admission'
+import { readKeyUsage, readRecent } from '../../../../usage/record'
+
+const QuerySchema = z.object({ days: z.coerce.number().int().min(1).max(90).default(7), recent: z.coerce.number().int().min(0).max(100).default(20) })
+
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = await getValidatedRouterParams(event, validate(IdParamsSchema))
+  const q = await getValidatedQuery(event, validate(QuerySchema))
+  const key = await apiKeys.get(id)
+  if (!key) throw createError({ statusCode: 404, message: `API key ${id} not found.` })
+  const redis = useRedis()
+  const [usage, recent, state] = await Promise.all([readKeyUsage(redis, id, q.days), readRecent(redis, id, q.recent), readLimitState(redis, key)])
+  return { id, usage, recent, state }
+})

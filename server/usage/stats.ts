@@ -1,0 +1,89 @@
+import type Redis from 'ioredis'
+import { rk } from '../store/keys'
+import { addPacked, bucketIds, type Counters, dim, totalTokens, unpack, zeroCounters } from './buckets'
+import { countersView } from './record'
+
+export type Granularity = 'hour' | 'day'
+
+const HOUR_MS = 3_600_000
+const DAY_MS = 86_400_000
+
+const bucketStart = (granularity: Granularity, t: number) => {
+  const step = granularity === 'hour' ? HOUR_MS : DAY_MS
+  return Math.floor(t / step) * step
+}
+
+/** Bucket ids covering `from`..`to` (UTC), oldest first; at most 7 days of hours or 90 days. */
+export function bucketRange(granularity: Granularity, from: Date, to: Date): string[] {
+  const step = granularity === 'hour' ? HOUR_MS : DAY_MS
+  const max = granularity === 'hour' ? 7 * 24 : 90
+  const first = bucketStart(granularity, from.getTime())
+  const out: string[] = []
+  for (let t = bucketStart(granularity, to.getTime()); t >= first && out.length < max; t -= step) out.push(bucketIds(new Date(t))[granularity])
+  return out.reverse()
+}
+
+/** One dimension's counters per bucket (a chart series), one pipeline. */
+export async function trend(redis: Redis, granularity: Granularity, buckets: string[], field: string) {
+  const pipe = redis.pipeline()
+  for (const b of buckets) pipe.hget(rk.usageBucket(granularity, b), field)
+  const rows = (await pipe.exec()) ?? []
+  return buckets.map((bucket, i) => ({ bucket, ...countersView(unpack(rows[i]?.[1] as string | null)) }))
+}
+
+/**
+ * Sum many fields of one dimension kind over a range of buckets: one HMGET per bucket, so the
+ * cost grows with buckets × fields read, never with the size of Redis.
+ */
+export async function sumFields(redis: Redis, granularity: Granularity, buckets: string[], fields: string[]): Promise<Counters[]> {
+  const sums = fields.map(() => zeroCounters())
+  if (fields.length === 0 || buckets.length === 0) return sums
+  const pipe = redis.pipeline()
+  for (const b of buckets) pipe.hmget(rk.usageBucket(granularity, b), ...fields)
+  for (const [, row] of (await pipe.exec()) ?? []) {
+    (row as (string | null)[]).forEach((v, i) => {
+      if (v) addPacked(sums[i]!, v)
+    })
+  }
+  return sums
+}
+
+/** Counters per id (keys, accounts or models) over a range, largest cost first, zero rows dropped. */
+export async function breakdown(redis: Redis, granularity: Granularity, buckets: string[], ids: string[], field: (id: string) => string) {
+  const sums = await sumFields(redis, granularity, buckets, ids.map(field))
+  return ids
+    .map((id, i) => ({ id, ...countersView(sums[i]!) }))
+    .filter(r => r.requests > 0)
+    .sort((a, b) => b.costMicros - a.costMicros || b.requests - a.requests)
+}
+
+/** Requests and tokens per minute over the last `minutes` complete-or-current minutes. */
+export async function ratePerMinute(redis: Redis, minutes = 5, now = new Date()) {
+  const pipe = redis.pipeline()
+  for (let i = 0; i < minutes; i++) pipe.hmget(rk.usageMinute(bucketIds(new Date(now.getTime() - i * 60_000)).minute), 'requests', 'tokens')
+  let requests = 0
+  let tokens = 0
+  for (const [, row] of (await pipe.exec()) ?? []) {
+    const [r, t] = row as (string | null)[]
+    requests += Number(r) || 0
+    tokens += Number(t) || 0
+  }
+  return { rpm: Math.round((requests / minutes) * 10) / 10, tpm: Math.round(tokens / minutes) }
+}
+
+/** Dashboard summary: today and all-time totals, keys and accounts used today, RPM/TPM. */
+export async function dashboardUsage(redis: Redis, now = new Date()) {
+  const day = rk.usageBucket('day', bucketIds(now).day)
+  const rows = (await redis.pipeline().hget(day, dim.all).hget(rk.usageTotal(), dim.all).hkeys(day).exec()) ?? []
+  const today = unpack(rows[0]?.[1] as string | null)
+  const total = unpack(rows[1]?.[1] as string | null)
+  const fields = (rows[2]?.[1] ?? []) as string[]
+  const rate = await ratePerMinute(redis, 5, now)
+  return {
+    today: { ...countersView(today), tokens: totalTokens(today) },
+    total: { ...countersView(total), tokens: totalTokens(total) },
+    keysUsedToday: fields.filter(f => f.startsWith('k:')).length,
+    accountsUsedToday: fields.filter(f => f.startsWith('a:')).length,
+    ...rate,
+  }
+}
