@@ -182,7 +182,7 @@ export async function adminToken(relayUrl: string): Promise<string> {
 }
 
 /** Create the bench's API key and a Console account whose apiUrl is the fake upstream. */
-export async function provision(relayUrl: string, upstreamUrl: string): Promise<{ apiKey: string }> {
+export async function provision(relayUrl: string, upstreamUrl: string): Promise<{ apiKey: string, limitedKey: string }> {
   const token = await adminToken(relayUrl)
   const call = async <T>(path: string, body: unknown): Promise<T> => {
     const res = await fetch(`${relayUrl}${path}`, {
@@ -195,5 +195,11 @@ export async function provision(relayUrl: string, upstreamUrl: string): Promise<
   await call('/api/admin/claude-accounts', { type: 'console', name: 'bench upstream', apiUrl: upstreamUrl, apiKey: 'sk-ant-api03-bench-upstream-key' })
   const { apiKey } = await call<{ apiKey: string }>('/api/admin/api-keys', { name: 'bench key' })
   if (!apiKey?.startsWith('cr_')) throw new Error(`unexpected api key shape: ${String(apiKey)}`)
-  return { apiKey }
+  // Every limit on, none ever reached: what admission and limit bookkeeping cost per request.
+  const { apiKey: limitedKey } = await call<{ apiKey: string }>('/api/admin/api-keys', {
+    name: 'bench key, every limit on', activationDays: 365, rateLimitWindow: 60, rateLimitRequests: 1e9,
+    rateLimitTokens: 1e12, rateLimitCost: 1e6, concurrencyLimit: 10_000, dailyCostLimit: 1e6, weeklyCostLimit: 1e6,
+    totalCostLimit: 1e7, tokenLimit: 1e13, allowedModels: ['claude-*'], allowedClients: [], permissions: 'claude',
+  })
+  return { apiKey, limitedKey }
 }

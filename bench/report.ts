@@ -2,7 +2,8 @@
 import type { LoadResult } from './load'
 
 export type Mode = 'non-stream' | 'stream'
-export type Target = 'direct' | 'relay'
+/** `limited`: through the relay with a key that has every limit on (none of them reached). */
+export type Target = 'direct' | 'relay' | 'limited'
 
 export interface ScenarioResult {
   target: Target
@@ -43,7 +44,7 @@ function row(cells: string[]): string {
 }
 
 function scenarioRow(label: string, r: ScenarioResult): string {
-  const relay = r.target === 'relay'
+  const relay = r.target !== 'direct'
   return row([
     label, r.target, f(r.load.reqPerSec, 0), f(r.load.latencyMs.p50), f(r.load.latencyMs.p99), f(r.load.ttfbMs.p50), f(r.load.ttfbMs.p99),
     relay ? f(r.cpuMsPerReq.relay, 3) : '–', relay ? f(r.cpuMsPerReq.redis, 3) : '–', f(r.cpuMsPerReq.upstream, 3), f(r.cpuMsPerReq.loadgen, 3),
@@ -62,13 +63,19 @@ export function table(results: ScenarioResult[], modes: Mode[], concurrencies: n
     for (const mode of modes) {
       const d = find(results, 'direct', mode, c)
       const r = find(results, 'relay', mode, c)
+      const l = find(results, 'limited', mode, c)
       const label = `${mode} c=${c}`
       if (d) lines.push(scenarioRow(label, d))
       if (r) lines.push(scenarioRow(d ? '' : label, r))
+      if (l) lines.push(scenarioRow('', l))
       if (d && r) {
         lines.push(`${padEnd('', 18)} relay/direct: throughput ${f(r.load.reqPerSec / d.load.reqPerSec)}x, `
           + `latency p50 +${f(r.load.latencyMs.p50 - d.load.latencyMs.p50)} ms, TTFB p50 +${f(r.load.ttfbMs.p50 - d.load.ttfbMs.p50)} ms, `
           + `relay+redis cpu ${f(r.cpuMsPerReq.relay + r.cpuMsPerReq.redis, 3)} ms/req`)
+      }
+      if (r && l) {
+        lines.push(`${padEnd('', 18)} every limit on: throughput ${f(l.load.reqPerSec / r.load.reqPerSec)}x of no limits, `
+          + `relay+redis cpu ${f(l.cpuMsPerReq.relay + l.cpuMsPerReq.redis, 3)} ms/req, Redis ${f(l.redis.commandsPerReq, 1)} cmds / ${f(l.redis.roundTripsPerReq, 2)} round trips per request`)
       }
     }
   }
@@ -94,7 +101,10 @@ export function checkTargets(results: ScenarioResult[], relayRssMaxMB: number): 
     const d = find(results, 'direct', mode, 1)
     add(`TTFB p50 relay - direct, ${mode} c=1`, r && d && r.load.ttfbMs.p50 - d.load.ttfbMs.p50, 1, 'ms')
   }
-  const relayed = results.filter(r => r.target === 'relay' && r.load.completed > 0)
+  const l32 = find(results, 'limited', 'non-stream', 32)
+  add('CPU per relayed request with every limit on, non-stream c=32', l32 && l32.cpuMsPerReq.relay + l32.cpuMsPerReq.redis, 0.6, 'ms')
+  // Round trips and commands: worst over every relayed scenario, limits on included.
+  const relayed = results.filter(r => r.target !== 'direct' && r.load.completed > 0)
   if (relayed.length) {
     add('Redis round trips per request (worst scenario)', Math.max(...relayed.map(r => r.redis.roundTripsPerReq)), 3, '')
     add('Redis commands per request (worst scenario)', Math.max(...relayed.map(r => r.redis.commandsPerReq)), 30, '')

@@ -22,6 +22,7 @@ const SECONDS = Number(env.BENCH_SECONDS ?? 5)
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 1)
 const CONCURRENCIES = (env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number).filter(n => n > 0)
 const MODES: Mode[] = ['non-stream', 'stream']
+const TARGETS: Target[] = ['direct', 'relay', 'limited']
 const PROFILE = env.BENCH_PROFILE === '1'
 const PREWARM_SECONDS = Number(env.BENCH_PREWARM_SECONDS ?? 4)
 const MB = 1024 * 1024
@@ -51,7 +52,7 @@ function requestBody(stream: boolean): string {
   })
 }
 
-interface Rig { relay: Child, relayUrl: string, upstream: Child, upstreamUrl: string, apiKey: string, monitor: Redis }
+interface Rig { relay: Child, relayUrl: string, upstream: Child, upstreamUrl: string, apiKey: string, limitedKey: string, monitor: Redis }
 
 const noop = async () => {}
 
@@ -68,9 +69,9 @@ function headCommit(): string | null {
 /** Unmeasured load on every target and mode (c=4), so V8 has optimised the hot path everywhere. */
 async function prewarm(rig: Rig): Promise<void> {
   if (!(PREWARM_SECONDS > 0)) return
-  const each = PREWARM_SECONDS * 1000 / (2 * MODES.length)
+  const each = PREWARM_SECONDS * 1000 / (TARGETS.length * MODES.length)
   for (const mode of MODES) {
-    for (const target of ['direct', 'relay'] as const) {
+    for (const target of TARGETS) {
       const r = await runLoad({ ...requestFor(rig, target, mode), concurrency: 4, warmupMs: 0, durationMs: each, onWindowStart: noop, onWindowEnd: noop })
       if (r.errors) throw new Error(`pre-warm ${mode} ${target}: ${r.errors} errors: ${r.errorSamples.join(' | ')}`)
     }
@@ -78,14 +79,14 @@ async function prewarm(rig: Rig): Promise<void> {
 }
 
 function requestFor(rig: Rig, target: Target, mode: Mode) {
-  const relay = target === 'relay'
+  const relay = target !== 'direct'
   const stream = mode === 'stream'
   return {
     origin: relay ? rig.relayUrl : rig.upstreamUrl,
     path: relay ? '/api/v1/messages' : '/v1/messages',
     headers: {
       'content-type': 'application/json', 'anthropic-version': '2023-06-01',
-      'x-api-key': relay ? rig.apiKey : 'sk-ant-api03-bench-direct',
+      'x-api-key': target === 'limited' ? rig.limitedKey : relay ? rig.apiKey : 'sk-ant-api03-bench-direct',
     },
     body: requestBody(stream), stream,
   }
@@ -139,9 +140,9 @@ async function main(): Promise<void> {
   const redis = await startRedis()
   const upstream = await startUpstream()
   const relay = await startRelay(redis.url, PROFILE)
-  const { apiKey } = await provision(relay.url, upstream.url)
+  const { apiKey, limitedKey } = await provision(relay.url, upstream.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
-  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, apiKey, monitor }
+  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, apiKey, limitedKey, monitor }
   const rssIdleMB = procRssBytes(relay.child.pid) / MB
   console.log(`bench: redis :${redis.port} (pid ${redis.child.pid}), upstream ${upstream.url} (pid ${upstream.child.pid}), `
     + `relay ${relay.url} (pid ${relay.child.pid}${PROFILE ? ', --cpu-prof' : ''}); ${SECONDS} s per scenario after ${WARMUP_SECONDS} s warm-up`)
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
     await prewarm(rig)
     for (const c of CONCURRENCIES) {
       for (const mode of MODES) {
-        for (const target of ['direct', 'relay'] as const) {
+        for (const target of TARGETS) {
           const r = await scenario(rig, target, mode, c)
           results.push(r)
           console.log(`  ${mode} c=${c} ${target}: ${r.load.reqPerSec.toFixed(0)} req/s, ${r.load.completed} ok, ${r.load.errors} errors`)
