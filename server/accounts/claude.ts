@@ -38,7 +38,6 @@ function toHash(a: ClaudeAccount, encKey: string): Record<string, string> {
     id: a.id, platform: a.platform, type: a.type, name: a.name, description: a.description, apiUrl: a.apiUrl,
     apiKey: encryptSecret(a.apiKey, encKey), priority: String(a.priority), isActive: a.isActive ? '1' : '0',
     proxy: a.proxy ? encryptSecret(a.proxy, encKey) : '', createdAt: a.createdAt, updatedAt: a.updatedAt,
-    lastUsedAt: a.lastUsedAt ?? '',
   }
 }
 
@@ -49,7 +48,7 @@ function fromHash(h: Record<string, string>, encKey: string): ClaudeAccount | nu
     apiUrl: h.apiUrl ?? '', apiKey: h.apiKey ? decryptSecret(h.apiKey, encKey) : '',
     priority: Number(h.priority ?? 50), isActive: h.isActive === '1',
     proxy: h.proxy ? decryptSecret(h.proxy, encKey) : null, createdAt: h.createdAt ?? '',
-    updatedAt: h.updatedAt ?? '', lastUsedAt: h.lastUsedAt || null,
+    updatedAt: h.updatedAt ?? '', lastUsedAt: null,
   }
 }
 
@@ -68,7 +67,10 @@ export async function createClaudeAccount(redis: Redis, encKey: string, input: C
 }
 
 export async function getClaudeAccount(redis: Redis, encKey: string, id: string): Promise<ClaudeAccount | null> {
-  return fromHash(await redis.hgetall(rk.claudeAccount(id)), encKey)
+  const rows = await redis.pipeline().hgetall(rk.claudeAccount(id)).hget(rk.lastUsed(), `a:${id}`).exec()
+  const account = fromHash((rows?.[0]?.[1] ?? {}) as Record<string, string>, encKey)
+  if (account) account.lastUsedAt = (rows?.[1]?.[1] as string | null) ?? null
+  return account
 }
 
 /** Every Claude account, one round trip for the index and one pipeline for the records. */
@@ -77,9 +79,15 @@ export async function listClaudeAccounts(redis: Redis, encKey: string): Promise<
   if (ids.length === 0) return []
   const pipe = redis.pipeline()
   for (const id of ids) pipe.hgetall(rk.claudeAccount(id))
+  pipe.hmget(rk.lastUsed(), ...ids.map(id => `a:${id}`))
   const rows = (await pipe.exec()) ?? []
+  const lastUsed = rows.pop()?.[1] as (string | null)[]
   return rows
-    .map(([, h]) => fromHash(h as Record<string, string>, encKey))
+    .map(([, h], i) => {
+      const a = fromHash(h as Record<string, string>, encKey)
+      if (a) a.lastUsedAt = lastUsed[i] ?? null
+      return a
+    })
     .filter((a): a is ClaudeAccount => a !== null)
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
 }
@@ -94,6 +102,6 @@ export async function updateClaudeAccount(redis: Redis, encKey: string, id: stri
 }
 
 export async function deleteClaudeAccount(redis: Redis, id: string): Promise<boolean> {
-  const [[, deleted] = []] = (await redis.multi().del(rk.claudeAccount(id)).srem(rk.claudeAccountIndex(), id).exec()) ?? []
+  const [[, deleted] = []] = (await redis.multi().del(rk.claudeAccount(id)).srem(rk.claudeAccountIndex(), id).hdel(rk.lastUsed(), `a:${id}`).exec()) ?? []
   return deleted === 1
 }

@@ -11,10 +11,11 @@ const nonNeg = (what: string) => z.number({ error: `${what} must be a number` })
 const count = (what: string) => nonNeg(what).int(`${what} must be a whole number`)
 const list = (max: number, item: z.ZodString) => z.array(item).max(max)
 
+// The search index keeps "name<TAB>tag,tag": names carry no control characters, tags no commas.
 const apiKeyFields = z.object({
-  name: z.string().trim().min(1, 'name is required').max(100),
+  name: z.string().trim().min(1, 'name is required').max(100).regex(/^[^\p{Cc}]*$/u, 'name must not contain control characters'),
   description: z.string().max(500).optional(),
-  tags: list(20, z.string().trim().min(1).max(50)).optional(),
+  tags: list(20, z.string().trim().min(1).max(50).regex(/^[^,\p{Cc}]*$/u, 'tags must not contain commas or control characters')).optional(),
   isActive: z.boolean().optional(),
   expiresAt: isoDate.nullable().optional(),
   activationDays: count('activationDays').max(3650).optional(),

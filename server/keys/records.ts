@@ -150,7 +150,8 @@ export async function listApiKeys(redis: Redis, query: ListQuery): Promise<{ ite
   else {
     ids = await redis.zrevrange(rk.apiKeyIndex(), 0, -1)
   }
-  if (query.order === 'asc') ids.reverse()
+  // Name order is built A→Z, creation order newest-first: flip whichever is the other way round.
+  if (query.order === (query.sort === 'name' ? 'desc' : 'asc')) ids.reverse()
   const page = ids.slice(query.offset, query.offset + query.limit)
   if (page.length === 0) return { items: [], total: ids.length }
   const pipe = redis.pipeline()
