@@ -32,14 +32,38 @@ export async function trend(redis: Redis, granularity: Granularity, buckets: str
 }
 
 /**
- * Sum many fields of one dimension kind over a range of buckets: one HMGET per bucket, so the
- * cost grows with buckets × fields read, never with the size of Redis.
+ * The fewest bucket keys whose sum is the range `from`..`to` (UTC days): a month bucket where the
+ * range covers that month up to its end or to now (no data lies in the future), day buckets for
+ * the rest. "The last 30 days" then reads 1–31 hashes instead of always 30; 90 days about 3 + days.
  */
-export async function sumFields(redis: Redis, granularity: Granularity, buckets: string[], fields: string[]): Promise<Counters[]> {
+export function coveringBuckets(from: Date, to: Date, now = new Date()): string[] {
+  const keys: string[] = []
+  const start = bucketStart('day', from.getTime())
+  const end = Math.min(to.getTime(), now.getTime())
+  let month = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1)
+  while (month <= end) {
+    const d = new Date(month)
+    const next = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
+    if (start <= month && end >= Math.min(next - 1, now.getTime())) {
+      keys.push(rk.usageBucket('month', bucketIds(d).month))
+    }
+    else {
+      for (let t = Math.max(month, start); t < next && t <= end; t += DAY_MS) keys.push(rk.usageBucket('day', bucketIds(new Date(t)).day))
+    }
+    month = next
+  }
+  return keys
+}
+
+/**
+ * Sum many fields of one dimension kind over bucket hashes (full keys): one HMGET per bucket, so
+ * the cost grows with buckets × fields read, never with the size of Redis.
+ */
+export async function sumFields(redis: Redis, bucketKeys: string[], fields: string[]): Promise<Counters[]> {
   const sums = fields.map(() => zeroCounters())
-  if (fields.length === 0 || buckets.length === 0) return sums
+  if (fields.length === 0 || bucketKeys.length === 0) return sums
   const pipe = redis.pipeline()
-  for (const b of buckets) pipe.hmget(rk.usageBucket(granularity, b), ...fields)
+  for (const k of bucketKeys) pipe.hmget(k, ...fields)
   for (const [, row] of (await pipe.exec()) ?? []) {
     (row as (string | null)[]).forEach((v, i) => {
       if (v) addPacked(sums[i]!, v)
@@ -48,9 +72,9 @@ export async function sumFields(redis: Redis, granularity: Granularity, buckets:
   return sums
 }
 
-/** Counters per id (keys, accounts or models) over a range, largest cost first, zero rows dropped. */
-export async function breakdown(redis: Redis, granularity: Granularity, buckets: string[], ids: string[], field: (id: string) => string) {
-  const sums = await sumFields(redis, granularity, buckets, ids.map(field))
+/** Counters per id (keys, accounts or models) over bucket keys, largest cost first, zero rows dropped. */
+export async function breakdown(redis: Redis, bucketKeys: string[], ids: string[], field: (id: string) => string) {
+  const sums = await sumFields(redis, bucketKeys, ids.map(field))
   return ids
     .map((id, i) => ({ id, ...countersView(sums[i]!) }))
     .filter(r => r.requests > 0)

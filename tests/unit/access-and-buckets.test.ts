@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { coveringBuckets } from '../../server/usage/stats'
 import { checkAccess, detectClient, globMatch } from '../../server/keys/access'
 import type { ApiKeyRecord } from '../../server/keys/records'
 import { fromHash } from '../../server/keys/records'
@@ -97,5 +98,20 @@ describe('addPacked', () => {
     const base = unpack('1,1,1,1,1,1,1,1')
     const want = addCounters(unpack('1,1,1,1,1,1,1,1'), unpack(packed))
     expect(addPacked(base, packed)).toEqual(want)
+  })
+})
+
+describe('coveringBuckets', () => {
+  const days = (from: string, n: number) => Array.from({ length: n }, (_, i) => `usage:day:${new Date(Date.parse(from) + i * 86_400_000).toISOString().slice(0, 10)}`)
+  const now = new Date('2026-11-29T10:00:00Z')
+  it.each([
+    ['a month to date is one month bucket', '2026-10-31T00:00:00Z', '2026-11-29T10:00:00Z', ['usage:day:2026-10-31', 'usage:month:2026-11']],
+    ['a range starting mid-month reads days', '2026-11-02T00:00:00Z', '2026-11-29T10:00:00Z', days('2026-11-02', 28)],
+    ['whole past months are month buckets', '2026-09-15T00:00:00Z', '2026-11-29T10:00:00Z', [...days('2026-09-15', 16), 'usage:month:2026-10', 'usage:month:2026-11']],
+    ['a range ending before now reads days', '2026-11-01T00:00:00Z', '2026-11-10T12:00:00Z', days('2026-11-01', 10)],
+    ['a whole past month', '2026-10-01T00:00:00Z', '2026-10-31T23:59:59.999Z', ['usage:month:2026-10']],
+    ['a range in the future reads nothing past now', '2026-11-28T05:00:00Z', '2026-12-31T00:00:00Z', days('2026-11-28', 2)],
+  ])('%s', (_, from, to, want) => {
+    expect(coveringBuckets(new Date(from), new Date(to), now)).toEqual(want)
   })
 })
