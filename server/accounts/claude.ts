@@ -3,6 +3,7 @@ import type Redis from 'ioredis'
 import { decryptSecret, encryptSecret } from '../crypto'
 import { rk } from '../store/keys'
 import { redactProxyUrl } from '../upstream/dispatchers'
+import { type AccountStateRecord, effectiveState, readStates } from './state'
 
 /**
  * A Claude account as the relay uses it, secrets decrypted (in memory only). The OAuth type
@@ -22,6 +23,8 @@ export interface ClaudeAccount {
   createdAt: string
   updatedAt: string
   lastUsedAt: string | null
+  /** Runtime state (rate limited, overloaded, …), from the account_state hash. */
+  state?: AccountStateRecord
 }
 
 export type ClaudeAccountInput = Pick<ClaudeAccount, 'name' | 'apiUrl' | 'apiKey'>
@@ -29,8 +32,8 @@ export type ClaudeAccountInput = Pick<ClaudeAccount, 'name' | 'apiUrl' | 'apiKey
 
 /** What admins see: never the key, the proxy without its password. */
 export function toAccountView(a: ClaudeAccount) {
-  const { apiKey, proxy, ...rest } = a
-  return { ...rest, proxy: redactProxyUrl(proxy), apiKeyPreview: `${apiKey.slice(0, 7)}…${apiKey.slice(-4)}` }
+  const { apiKey, proxy, state, ...rest } = a
+  return { ...rest, proxy: redactProxyUrl(proxy), apiKeyPreview: `${apiKey.slice(0, 7)}…${apiKey.slice(-4)}`, status: effectiveState(state) }
 }
 
 function toHash(a: ClaudeAccount, encKey: string): Record<string, string> {
@@ -69,7 +72,10 @@ export async function createClaudeAccount(redis: Redis, encKey: string, input: C
 export async function getClaudeAccount(redis: Redis, encKey: string, id: string): Promise<ClaudeAccount | null> {
   const rows = await redis.pipeline().hgetall(rk.claudeAccount(id)).hget(rk.lastUsed(), `a:${id}`).exec()
   const account = fromHash((rows?.[0]?.[1] ?? {}) as Record<string, string>, encKey)
-  if (account) account.lastUsedAt = (rows?.[1]?.[1] as string | null) ?? null
+  if (account) {
+    account.lastUsedAt = (rows?.[1]?.[1] as string | null) ?? null
+    account.state = (await readStates(redis, 'claude')).get(id)
+  }
   return account
 }
 
@@ -80,12 +86,15 @@ export async function listClaudeAccounts(redis: Redis, encKey: string): Promise<
   const pipe = redis.pipeline()
   for (const id of ids) pipe.hgetall(rk.claudeAccount(id))
   pipe.hmget(rk.lastUsed(), ...ids.map(id => `a:${id}`))
-  const rows = (await pipe.exec()) ?? []
-  const lastUsed = rows.pop()?.[1] as (string | null)[]
-  return rows
+  const [rows, states] = await Promise.all([pipe.exec(), readStates(redis, 'claude')])
+  const lastUsed = rows?.pop()?.[1] as (string | null)[]
+  return (rows ?? [])
     .map(([, h], i) => {
       const a = fromHash(h as Record<string, string>, encKey)
-      if (a) a.lastUsedAt = lastUsed[i] ?? null
+      if (a) {
+        a.lastUsedAt = lastUsed[i] ?? null
+        a.state = states.get(a.id)
+      }
       return a
     })
     .filter((a): a is ClaudeAccount => a !== null)
@@ -102,6 +111,7 @@ export async function updateClaudeAccount(redis: Redis, encKey: string, id: stri
 }
 
 export async function deleteClaudeAccount(redis: Redis, id: string): Promise<boolean> {
-  const [[, deleted] = []] = (await redis.multi().del(rk.claudeAccount(id)).srem(rk.claudeAccountIndex(), id).hdel(rk.lastUsed(), `a:${id}`).exec()) ?? []
+  const [[, deleted] = []] = (await redis.multi().del(rk.claudeAccount(id)).srem(rk.claudeAccountIndex(), id)
+    .hdel(rk.lastUsed(), `a:${id}`).hdel(rk.accountStates(), `claude:${id}`).exec()) ?? []
   return deleted === 1
 }

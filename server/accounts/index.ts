@@ -4,6 +4,7 @@ import { channels } from '../store/keys'
 import { dropDispatcher } from '../upstream/dispatchers'
 import * as claude from './claude'
 import { AccountPool } from './scheduler'
+import { type AccountStateRecord, effectiveState, isAvailable, writeState } from './state'
 
 export type { ClaudeAccount, ClaudeAccountInput } from './claude'
 
@@ -17,6 +18,8 @@ function useClaudePool(): AccountPool<claude.ClaudeAccount> {
         p.invalidate()
         dropDispatcher(msg.slice('claude_account:'.length))
       }
+      // A state change keeps the account's warm connections: only the pool is reloaded.
+      else if (msg.startsWith('claude_account_state:')) p.invalidate()
     })
     pool = p
   }
@@ -50,12 +53,33 @@ export const claudeAccounts = {
     if (gone) await changed(id)
     return gone
   },
-  pick: () => useClaudePool().pick(),
-  /** The key's dedicated account when it has one (no pool fallback), else the pool's pick. */
-  async pickFor(key: { claudeAccountId: string | null }) {
-    if (!key.claudeAccountId) return useClaudePool().pick()
-    const bound = (await useClaudePool().all()).find(a => a.id === key.claudeAccountId && a.isActive)
-    return bound ?? null
+  /**
+   * The key's dedicated account when it has one (no pool fallback), else the pool's pick;
+   * `exclude` holds accounts this request already tried.
+   */
+  async pickFor(key: { claudeAccountId: string | null }, exclude?: ReadonlySet<string>) {
+    if (!key.claudeAccountId) return useClaudePool().pick(exclude)
+    const bound = (await useClaudePool().all()).find(a => a.id === key.claudeAccountId)
+    return bound && bound.isActive && isAvailable(bound.state) && !exclude?.has(bound.id) ? bound : null
+  },
+  /** Why no account can serve right now (for the client's error message). */
+  async unavailableReasons(key: { claudeAccountId: string | null }): Promise<string> {
+    const all = (await useClaudePool().all()).filter(a => a.isActive && (!key.claudeAccountId || a.id === key.claudeAccountId))
+    if (all.length === 0) {
+      return key.claudeAccountId
+        ? 'the Claude account dedicated to this API key is not available: disabled or deleted'
+        : 'no active Claude account: add or enable one in the admin API or UI'
+    }
+    return all.map((a) => {
+      const s = effectiveState(a.state)
+      return 'until' in s ? `${a.name}: ${s.state}${s.until ? ` until ${s.until}` : ''}` : `${a.name}: failed for this request`
+    }).join('; ')
+  },
+  /** Take an account out of the pool (or back in, with null) on every instance. */
+  async setState(id: string, state: AccountStateRecord | null) {
+    await writeState(useRedis(), 'claude', id, state)
+    useClaudePool().invalidate()
+    await publish(channels.invalidate, `claude_account_state:${id}`)
   },
   toView: claude.toAccountView,
 }

@@ -1,21 +1,25 @@
+import { type AccountStateRecord, isAvailable } from './state'
+
 /** The fields the scheduler needs from any platform's account. */
 export interface Schedulable {
   id: string
   priority: number
   isActive: boolean
+  state?: AccountStateRecord
 }
 
 /**
- * Pick from the pool: active accounts only, lowest `priority` first, then least recently used
+ * Pick from the pool: active accounts not in a running state (rate limited, overloaded, …) and not
+ * in `exclude` (already tried for this request), lowest `priority` first, then least recently used
  * (by this process's `lastUsed` clock; ties broken by id so the choice is deterministic).
  * Marks the chosen account used at `now`. Returns null when no account can serve.
  */
-export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastUsed: Map<string, number>, now = Date.now()): T | null {
+export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastUsed: Map<string, number>, now = Date.now(), exclude?: ReadonlySet<string>): T | null {
   let best: T | null = null
   let bestUsed = 0
   let newest = 0
   for (const a of accounts) {
-    if (!a.isActive) continue
+    if (!a.isActive || !isAvailable(a.state, now) || exclude?.has(a.id)) continue
     const used = lastUsed.get(a.id) ?? 0
     if (used > newest) newest = used
     if (!best || a.priority < best.priority || (a.priority === best.priority && (used < bestUsed || (used === bestUsed && a.id < best.id)))) {
@@ -58,9 +62,9 @@ export class AccountPool<T extends Schedulable> {
     return this.loading
   }
 
-  /** Choose an account for a request. */
-  async pick(now = Date.now()): Promise<T | null> {
-    return pickAccount(await this.all(now), this.lastUsed, now)
+  /** Choose an account for a request, skipping `exclude`. */
+  async pick(exclude?: ReadonlySet<string>, now = Date.now()): Promise<T | null> {
+    return pickAccount(await this.all(now), this.lastUsed, now, exclude)
   }
 
   invalidate(): void {

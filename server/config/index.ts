@@ -50,6 +50,9 @@ const EnvSchema = z.object({
   PROXY_TIMEOUT: int(600_000, 1),
   MAX_RETRIES: int(3, 0),
   API_KEY_CACHE_SECONDS: int(30, 0),
+  ACCOUNT_OVERLOAD_MINUTES: int(5, 0),
+  ACCOUNT_COOLDOWN_SECONDS: int(30, 0),
+  ACCOUNT_RATE_LIMIT_SECONDS: int(60, 1),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -102,6 +105,11 @@ function parseConfig(env: Record<string, string | undefined>) {
       timeoutMs: e.PROXY_TIMEOUT,
       maxRetries: e.MAX_RETRIES,
       apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
+    },
+    accountStates: {
+      overloadedMs: e.ACCOUNT_OVERLOAD_MINUTES * 60_000,
+      cooldownMs: e.ACCOUNT_COOLDOWN_SECONDS * 1000,
+      rateLimitedDefaultMs: e.ACCOUNT_RATE_LIMIT_SECONDS * 1000,
     },
   })
 }

@@ -8,6 +8,8 @@ export const rk = {
   apiKeyIndex: () => 'api_key_index',
   claudeAccount: (id: string) => `claude_account:${id}`,
   claudeAccountIndex: () => 'claude_account_index',
+  /** `{platform}:{accountId}` → JSON state (rate_limited, overloaded, blocked, error, cooldown). */
+  accountStates: () => 'account_state',
   admin: (id: string) => `admin:${id}`,
   adminUsername: (name: string) => `admin_username:${name}`,
   session: (jti: string) => `session:${jti}`,
@@ -30,6 +32,10 @@ export const rk = {
   systemInfo: () => 'system_info',
   /** Admin price overrides: field = model id, value = JSON of LiteLLM price fields. */
   pricingOverride: () => 'pricing_override',
+  /** A pending OAuth authorization (PKCE verifier, state, proxy, provider), encrypted; 10 minutes. */
+  oauthSession: (sessionId: string) => `oauth_session:${sessionId}`,
+  /** Token-refresh lock of one account (value: the holder's random token); 30 s at most. */
+  oauthLock: (accountId: string) => `oauth_lock:${accountId}`,
 } as const
 
 /** Pub/sub channels (prefixed like keys). */

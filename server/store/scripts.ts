@@ -137,6 +137,13 @@ for _, key in ipairs(KEYS) do
 end
 return 0`,
   },
+  // Release a lock only if it is still ours (it may have expired and been taken by another holder).
+  // KEYS: 1 the lock; ARGV: 1 the holder's token. Returns 1 when released, 0 otherwise.
+  releaseLock: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  },
 }
 
 declare module 'ioredis' {
@@ -144,6 +151,7 @@ declare module 'ioredis' {
     recordUsage(...keysThenArgs: (string | number)[]): Result<number, Context>
     admit(...keysThenArgs: (string | number)[]): Result<[number, string | number], Context>
     loginAttempt(ipKey: string, userKey: string, max: number, windowSeconds: number): Result<number, Context>
+    releaseLock(lockKey: string, token: string): Result<number, Context>
   }
 }
 

@@ -73,6 +73,9 @@ export class TestServer {
       env: {
         PATH: process.env.PATH ?? '', CRS_SKIP_DOTENV: '1', HOST: '127.0.0.1', PORT: String(port),
         REDIS_URL, REDIS_KEY_PREFIX: this.prefix, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password,
+        // Upstream 5xx/529 take an account out of the pool for a while; most tests drive errors on
+        // purpose against a single account, so these states end at once unless a test sets them.
+        ACCOUNT_COOLDOWN_SECONDS: '0', ACCOUNT_OVERLOAD_MINUTES: '0',
         LOG_LEVEL: 'warn', ...testSecrets(), ...this.env,
       },
     })
@@ -136,6 +139,15 @@ export class TestServer {
     const { status, body } = await this.admin<{ id: string, apiKey: string }>('POST', '/api/admin/api-keys', { name: 'test key', ...fields })
     if (status !== 201) throw new Error(`create key failed: ${status} ${JSON.stringify(body)}`)
     return body
+  }
+
+  /**
+   * Put every Claude account back into the pool: an upstream 429/5xx in one test must not leave
+   * the account rate-limited or cooling down for the next (states are tested on their own).
+   */
+  async resetAccountStates(): Promise<void> {
+    const { body } = await this.admin<{ items: { id: string }[] }>('GET', '/api/admin/claude-accounts')
+    for (const a of body.items) await this.admin('POST', `/api/admin/claude-accounts/${a.id}/reset-state`)
   }
 
   /** Create a Console account pointing at `apiUrl`. */

@@ -114,6 +114,8 @@ describe('API-key limits', () => {
     upstream.behaviour.usage = { ...USAGE }
     upstream.behaviour.model = PRICED_MODEL
   })
+  // An upstream error in one test leaves the account cooling down: give every test a clean pool.
+  beforeEach(() => server.resetAccountStates())
 
   describe('concurrency', () => {
     it('admits exactly concurrencyLimit of 20 parallel streams, refuses 17 with 429 + retry-after, then releases the leases', async () => {

@@ -112,6 +112,8 @@ describe('relay through per-account proxies', () => {
     upstream.reset()
     for (const p of allProxies) p.reset()
   })
+  // An upstream error in one test leaves the account cooling down: give every test a clean pool.
+  beforeEach(() => server.resetAccountStates())
 
   describe('an account with a proxy sends its traffic through it', () => {
     it.each([

@@ -38,6 +38,8 @@ describe('relay errors', () => {
     await server.stop()
   })
 
+  // An upstream error in one test leaves the account cooling down: give every test a clean pool.
+  beforeEach(() => server.resetAccountStates())
   const send = (headers: Record<string, string>, body = messageBody(), path = '/api/v1/messages') =>
     rawRequest(`${server.url}${path}`, { headers: { 'content-type': 'application/json', ...headers }, body })
   const withKey = (key: string, body?: string) => send({ 'x-api-key': key }, body)

@@ -86,6 +86,8 @@ describe('usage accounting', () => {
     await upstream.stop()
   })
   beforeEach(() => upstream.reset())
+  // An upstream error in one test leaves the account cooling down: give every test a clean pool.
+  beforeEach(() => server.resetAccountStates())
 
   /** Send one message and read the whole answer (usage is recorded after it ends). */
   async function message(apiKey: string, fields: Record<string, unknown> = {}): Promise<number> {

@@ -154,7 +154,7 @@ describe('AccountPool', () => {
   it('shares one load between concurrent pick() calls, and they rotate', async () => {
     const { state, load } = counter([acc('a'), acc('b'), acc('c')])
     const pool = new AccountPool(load, 30_000)
-    const got = await Promise.all([pool.pick(T0), pool.pick(T0 + 1), pool.pick(T0 + 2)])
+    const got = await Promise.all([pool.pick(undefined, T0), pool.pick(undefined, T0 + 1), pool.pick(undefined, T0 + 2)])
     expect(state.calls).toBe(1)
     expect(new Set(got.map(a => a!.id)).size).toBe(3)
   })
@@ -189,7 +189,26 @@ describe('AccountPool', () => {
   })
 
   it('pick() returns null for an empty pool and an account otherwise', async () => {
-    expect(await new AccountPool(async () => [], 30_000).pick(T0)).toBeNull()
-    expect((await new AccountPool(async () => [acc('x', 1, false), acc('y')], 30_000).pick(T0))?.id).toBe('y')
+    expect(await new AccountPool(async () => [], 30_000).pick(undefined, T0)).toBeNull()
+    expect((await new AccountPool(async () => [acc('x', 1, false), acc('y')], 30_000).pick(undefined, T0))?.id).toBe('y')
+  })
+})
+
+describe('pickAccount with states and exclusions', () => {
+  const now = 1_800_000_000_000
+  const a = (id: string, priority: number, state?: Schedulable['state']): Schedulable => ({ id, priority, isActive: true, state })
+  it('skips an account while its state runs, and takes it back when it ends', () => {
+    const limited = a('a', 1, { state: 'rate_limited', reason: '429', since: now - 1000, until: now + 60_000 })
+    const pool = [limited, a('b', 5)]
+    expect(pickAccount(pool, new Map(), now)?.id).toBe('b')
+    expect(pickAccount(pool, new Map(), now + 60_000)?.id).toBe('a')
+  })
+  it('never takes back a state that lasts until reset (until = 0)', () => {
+    const blocked = a('a', 1, { state: 'blocked', reason: '403', since: now, until: 0 })
+    expect(pickAccount([blocked], new Map(), now + 1e9)).toBeNull()
+  })
+  it('skips excluded accounts (already tried for this request)', () => {
+    expect(pickAccount([a('a', 1), a('b', 2)], new Map(), now, new Set(['a']))?.id).toBe('b')
+    expect(pickAccount([a('a', 1)], new Map(), now, new Set(['a']))).toBeNull()
   })
 })

@@ -1,0 +1,81 @@
+import type Redis from 'ioredis'
+import { rk } from '../store/keys'
+
+/** Why an account is out of the pool, and until when (0 = until an admin resets it). */
+export interface AccountStateRecord {
+  state: 'rate_limited' | 'overloaded' | 'blocked' | 'error' | 'cooldown'
+  reason: string
+  since: number
+  until: number
+}
+
+/** Knobs for how long each state lasts (from config). */
+export interface StateDurations { overloadedMs: number, cooldownMs: number, rateLimitedDefaultMs: number }
+
+/** True when the account may serve at `now` (no state, or its state has ended by itself). */
+export const isAvailable = (s: AccountStateRecord | undefined, now = Date.now()) => !s || (s.until > 0 && s.until <= now)
+
+/** The state shown to admins: `active` once a state has run out. */
+export const effectiveState = (s: AccountStateRecord | undefined, now = Date.now()) =>
+  isAvailable(s, now) ? { state: 'active' as const } : { ...s!, until: s!.until ? new Date(s!.until).toISOString() : null, since: new Date(s!.since).toISOString() }
+
+const header = (h: Record<string, string | string[] | undefined>, name: string) => {
+  const v = h[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+/**
+ * What an upstream answer says about the account (not the request): 429 → rate limited until
+ * `anthropic-ratelimit-unified-reset` (unix s) or `retry-after`; 529 → overloaded; 5xx → short
+ * cooldown; 401 → its credentials were refused; 403 "organization … disabled" → blocked.
+ * Null when the answer is about the request (400, 404, 413, …) and another account would fare no better.
+ */
+export function stateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, body: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
+  const message = (() => {
+    try {
+      return String(JSON.parse(body)?.error?.message ?? '').slice(0, 200)
+    }
+    catch {
+      return ''
+    }
+  })()
+  const detail = message ? `: ${message}` : ''
+  if (status === 429) {
+    const reset = Number(header(headers, 'anthropic-ratelimit-unified-reset'))
+    const retryAfter = Number(header(headers, 'retry-after'))
+    const until = reset > 0 ? reset * 1000 : retryAfter > 0 ? now + retryAfter * 1000 : now + d.rateLimitedDefaultMs
+    return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: Math.max(until, now + 1000) }
+  }
+  if (status === 529) return { state: 'overloaded', reason: `upstream 529${detail}`, since: now, until: now + d.overloadedMs }
+  if (status === 401) return { state: 'error', reason: `upstream refused the account's credentials (401)${detail}`, since: now, until: 0 }
+  if (status === 403 && /organization.*disabled|disabled.*organization/i.test(message)) {
+    return { state: 'blocked', reason: `upstream 403${detail}`, since: now, until: 0 }
+  }
+  if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
+  return null
+}
+
+/** A failure with no answer at all (unreachable, timeout, proxy fault): a short cooldown. */
+export const stateFromFailure = (message: string, d: StateDurations, now = Date.now()): AccountStateRecord =>
+  ({ state: 'cooldown', reason: message, since: now, until: now + d.cooldownMs })
+
+const field = (platform: string, id: string) => `${platform}:${id}`
+
+/** Every state of a platform's accounts, by account id (one HGETALL). */
+export async function readStates(redis: Redis, platform: string): Promise<Map<string, AccountStateRecord>> {
+  const all = await redis.hgetall(rk.accountStates())
+  const out = new Map<string, AccountStateRecord>()
+  for (const [f, json] of Object.entries(all)) {
+    if (!f.startsWith(`${platform}:`)) continue
+    try {
+      out.set(f.slice(platform.length + 1), JSON.parse(json))
+    }
+    catch { /* a corrupt entry reads as no state */ }
+  }
+  return out
+}
+
+export async function writeState(redis: Redis, platform: string, id: string, s: AccountStateRecord | null): Promise<void> {
+  if (s) await redis.hset(rk.accountStates(), field(platform, id), JSON.stringify(s))
+  else await redis.hdel(rk.accountStates(), field(platform, id))
+}

@@ -1,0 +1,185 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+import { request } from 'undici'
+import { claudeAccounts, type ClaudeAccount } from '../../accounts'
+import { stateFromFailure, stateFromResponse } from '../../accounts/state'
+import { useConfig } from '../../config'
+import { useLogger } from '../../logging'
+import { dispatcherFor } from '../../upstream/dispatchers'
+import { classifyUpstreamError } from '../../upstream/errors'
+import { headerAllowList } from '../../upstream/headers'
+import { sseErrorEvent } from './errors'
+import { AnthropicError } from './handler'
+import { AnthropicUsageTap } from './usage'
+
+// What a client may tell Anthropic, and what Anthropic may tell the client. Never the client's
+// relay key, cookies or accept-encoding (upstream answers identity so the tap can read it).
+const requestHeaders = headerAllowList(
+  ['accept', 'anthropic-beta', 'anthropic-version', 'anthropic-dangerous-direct-browser-access', 'content-type', 'user-agent', 'x-app'],
+  ['x-stainless-'],
+)
+const responseHeaders = headerAllowList(['content-type', 'request-id', 'retry-after', 'x-should-retry'])
+
+/** Statuses that may say something about the account rather than the request (read before relaying). */
+const ACCOUNT_STATUSES = new Set([401, 403, 429, 500, 502, 503, 504, 529])
+const MAX_ERROR_BODY = 64 * 1024
+
+export type Outcome = 'done' | 'aborted' | 'failed'
+
+/** How the request ended, for recording. */
+export interface Finished {
+  tap: AnthropicUsageTap | null
+  outcome: Outcome
+  status: number
+  startedAt: Date
+  account: ClaudeAccount
+  attempts: number
+}
+
+/** `{apiUrl}{path}`; an apiUrl that already ends in /v1/messages is taken as the base. Keeps `?beta=true`. */
+export function upstreamUrl(apiUrl: string, path: string, clientUrl = ''): string {
+  const base = apiUrl.replace(/\/+$/, '').replace(/\/v1\/messages$/, '')
+  return base + path + (/[?&]beta=true(&|$)/.test(clientUrl) ? '?beta=true' : '')
+}
+
+function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: number): Record<string, string> {
+  const h = requestHeaders(req.headers)
+  h['content-type'] ??= 'application/json'
+  h['anthropic-version'] ??= '2023-06-01'
+  h['content-length'] = String(length)
+  // Ask for plain bytes: the usage tap reads them, and we never relay a content-encoding.
+  h['accept-encoding'] = 'identity'
+  if (account.apiKey.startsWith('sk-ant-')) h['x-api-key'] = account.apiKey
+  else h.authorization = `Bearer ${account.apiKey}`
+  return h
+}
+
+/** Response headers for the client: the allow-list, plus length/encoding (undici never decodes). */
+function clientHeaders(upHeaders: Record<string, string | string[] | undefined>, sse: boolean): Record<string, string> {
+  const headers = responseHeaders(upHeaders)
+  for (const name of ['content-length', 'content-encoding'] as const) {
+    const v = upHeaders[name]
+    if (typeof v === 'string') headers[name] = v
+  }
+  if (sse) {
+    headers['cache-control'] = 'no-cache, no-transform'
+    headers['x-accel-buffering'] = 'no'
+  }
+  return headers
+}
+
+/** Copy upstream bytes to the client as they come, feeding the tap; honours back-pressure. */
+function pump(src: Readable, res: ServerResponse, tap: AnthropicUsageTap | null, sse: boolean): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let settled = false
+    const finish = (o: Outcome) => {
+      if (settled) return
+      settled = true
+      tap?.end()
+      resolve(o)
+    }
+    src.on('data', (chunk: Buffer) => {
+      tap?.push(chunk)
+      if (!res.write(chunk)) src.pause()
+    })
+    res.on('drain', () => src.resume())
+    src.once('end', () => {
+      res.end()
+      finish('done')
+    })
+    src.once('error', () => {
+      if (res.writableEnded || res.destroyed) return finish('aborted')
+      // The upstream broke mid-body: tell an SSE client the way Anthropic does; cut others off.
+      if (sse) res.end(sseErrorEvent('api_error', 'Upstream connection was lost mid-stream.'))
+      else res.destroy()
+      finish('failed')
+    })
+    res.once('close', () => {
+      if (res.writableFinished) return
+      src.destroy()
+      finish('aborted')
+    })
+  })
+}
+
+async function readBounded(src: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of src as AsyncIterable<Buffer>) {
+    if (size < max) chunks.push(chunk)
+    size += chunk.length
+  }
+  return Buffer.concat(chunks).subarray(0, max)
+}
+
+interface Buffered { status: number, headers: Record<string, string>, body: Buffer }
+
+/**
+ * Forward to `first`, failing over while nothing has reached the client: a 429/529/5xx/401, an
+ * organization-disabled 403, a connection error or a timeout marks the account (rate limited,
+ * overloaded, cooldown, error, blocked) and the next account is tried, up to MAX_RETRIES accounts;
+ * then the last error is answered. A key's dedicated account has no fallback.
+ */
+export async function forwardWithFailover(
+  req: IncomingMessage, res: ServerResponse, key: { claudeAccountId: string | null },
+  first: ClaudeAccount, raw: Buffer, path: string, record: boolean, done: Finished,
+): Promise<void> {
+  const cfg = useConfig()
+  const ac = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort()
+  })
+  const tried = new Set<string>()
+  let account: ClaudeAccount | null = first
+  let last: Buffered | AnthropicError | null = null
+  while (account && tried.size < Math.max(1, cfg.relay.maxRetries)) {
+    tried.add(account.id)
+    done.account = account
+    done.attempts = tried.size
+    let up: Awaited<ReturnType<typeof request>>
+    try {
+      up = await request(upstreamUrl(account.apiUrl, path, req.url), {
+        method: 'POST', headers: upstreamHeaders(req, account, raw.length), body: raw, signal: ac.signal,
+        dispatcher: dispatcherFor(account.id, account.proxy), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
+      })
+    }
+    catch (err) {
+      if (ac.signal.aborted) return
+      const f = classifyUpstreamError(err, account.proxy)
+      useLogger().warn({ accountId: account.id, reason: f.message }, 'upstream failure, trying another account')
+      await claudeAccounts.setState(account.id, stateFromFailure(f.message, cfg.accountStates))
+      last = new AnthropicError(f.status, f.status === 504 ? 'timeout_error' : 'api_error', f.message)
+      Object.assign(done, { outcome: 'failed', status: f.status })
+      account = await claudeAccounts.pickFor(key, tried)
+      continue
+    }
+    done.status = up.statusCode
+    if (ACCOUNT_STATUSES.has(up.statusCode)) {
+      const body = await readBounded(up.body, MAX_ERROR_BODY)
+      const buffered = { status: up.statusCode, headers: clientHeaders(up.headers, false), body }
+      const state = stateFromResponse(up.statusCode, up.headers, body.toString('utf8'), cfg.accountStates)
+      if (!state) return sendBuffered(res, buffered, done)
+      useLogger().warn({ accountId: account.id, state: state.state, status: up.statusCode }, 'account marked, trying another account')
+      await claudeAccounts.setState(account.id, state)
+      last = buffered
+      done.outcome = 'failed'
+      account = await claudeAccounts.pickFor(key, tried)
+      continue
+    }
+    const sse = String(up.headers['content-type'] ?? '').startsWith('text/event-stream')
+    done.tap = record && up.statusCode >= 200 && up.statusCode < 300 ? new AnthropicUsageTap(sse) : null
+    res.writeHead(up.statusCode, clientHeaders(up.headers, sse))
+    if (sse) res.flushHeaders()
+    done.outcome = await pump(up.body, res, done.tap, sse)
+    return
+  }
+  if (last instanceof AnthropicError) throw last
+  if (last) sendBuffered(res, { ...last, headers: { ...last.headers, 'x-relay-attempts': String(tried.size) } }, done)
+}
+
+function sendBuffered(res: ServerResponse, b: Buffered, done: Finished): void {
+  b.headers['content-length'] = String(b.body.length)
+  res.writeHead(b.status, b.headers)
+  res.end(b.body)
+  done.outcome = 'done'
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { FakeAnthropic } from '../fixtures/anthropic-upstream'
+import { messageBody, pollUntil } from '../helpers/client'
+import { freePort, TestServer } from '../helpers/server'
+
+interface AccountView { id: string, name: string, status: { state: string, reason?: string, until?: string | null } }
+
+// Two accounts on two fake upstreams: A is preferred (priority 1), B is the fallback.
+describe('account states and failover', () => {
+  const upA = new FakeAnthropic()
+  const upB = new FakeAnthropic()
+  const server = new TestServer({ ACCOUNT_COOLDOWN_SECONDS: '30', ACCOUNT_OVERLOAD_MINUTES: '5', MAX_RETRIES: '3' })
+  let a = ''
+  let b = ''
+  let apiKey = ''
+
+  beforeAll(async () => {
+    await Promise.all([upA.start(), upB.start()])
+    await server.start()
+    a = (await server.createConsoleAccount(upA.url, { name: 'A', priority: 1, apiKey: 'sk-ant-api03-account-a' })).id
+    b = (await server.createConsoleAccount(upB.url, { name: 'B', priority: 2, apiKey: 'sk-ant-api03-account-b' })).id
+    apiKey = (await server.createKey({ name: 'failover' })).apiKey
+  })
+  afterAll(async () => {
+    await server.stop()
+    await Promise.all([upA.stop(), upB.stop()])
+  })
+  beforeEach(async () => {
+    upA.reset()
+    upB.reset()
+    await server.resetAccountStates()
+  })
+
+  const send = async (key = apiKey, stream = false) => {
+    const res = await fetch(`${server.url}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: messageBody({ stream }) })
+    return { status: res.status, body: await res.text(), headers: res.headers }
+  }
+  const view = async (id: string) => (await server.admin<AccountView>('GET', `/api/admin/claude-accounts/${id}`)).body
+
+  it('429 on A: the same request is served by B; A is skipped until its reset and used again after it', async () => {
+    const resetAt = Math.ceil(Date.now() / 1000) + 3
+    upA.behaviour.mode = 'error429'
+    upA.behaviour.headers = { 'anthropic-ratelimit-unified-reset': String(resetAt) }
+    const first = await send(undefined, true)
+    expect(first.status).toBe(200)
+    expect(upA.requests).toHaveLength(1)
+    expect(upB.requests).toHaveLength(1)
+    const stateA = await view(a)
+    expect(stateA.status).toMatchObject({ state: 'rate_limited' })
+    expect((await view(b)).status.state).toBe('active')
+    expect(Date.parse(stateA.status.until!)).toBe(resetAt * 1000)
+
+    expect((await send()).status).toBe(200)
+    expect(upA.requests).toHaveLength(1) // skipped while rate limited
+    upA.behaviour.mode = 'ok'
+    await pollUntil(async () => (await view(a)).status.state, s => s === 'active', 6000)
+    expect((await send()).status).toBe(200)
+    expect(upA.requests).toHaveLength(2) // back in the pool after the reset
+  })
+
+  it.each([
+    ['529 → overloaded', { status: 529, type: 'overloaded_error', message: 'Overloaded' }, 'overloaded'],
+    ['500 → cooldown', { status: 500, type: 'api_error', message: 'Internal server error' }, 'cooldown'],
+    ['401 → error until reset', { status: 401, type: 'authentication_error', message: 'invalid x-api-key' }, 'error'],
+    ['403 organization disabled → blocked', { status: 403, type: 'permission_error', message: 'This organization has been disabled.' }, 'blocked'],
+  ])('%s, and B serves the request', async (_, error, state) => {
+    upA.behaviour.mode = 'error'
+    upA.behaviour.error = error
+    const res = await send()
+    expect(res.status).toBe(200)
+    expect(upB.requests).toHaveLength(1)
+    expect((await view(a)).status.state).toBe(state)
+    // An admin can put it back at once.
+    await server.admin('POST', `/api/admin/claude-accounts/${a}/reset-state`)
+    expect((await view(a)).status.state).toBe('active')
+  })
+
+  it('an unreachable account cools down and B serves', async () => {
+    const dead = (await server.createConsoleAccount(`http://127.0.0.1:${await freePort()}`, { name: 'dead', priority: 0 })).id
+    try {
+      expect((await send()).status).toBe(200)
+      expect((await view(dead)).status).toMatchObject({ state: 'cooldown' })
+    }
+    finally {
+      await server.admin('DELETE', `/api/admin/claude-accounts/${dead}`)
+    }
+  })
+
+  it('a request problem (400) is answered as is, without failover or marking the account', async () => {
+    upA.behaviour.mode = 'error'
+    upA.behaviour.error = { status: 400, type: 'invalid_request_error', message: 'max_tokens: field required' }
+    const res = await send()
+    expect(res.status).toBe(400)
+    expect(JSON.parse(res.body)).toMatchObject({ error: { message: 'max_tokens: field required' } })
+    expect(upB.requests).toHaveLength(0)
+    expect((await view(a)).status.state).toBe('active')
+  })
+
+  it('all accounts down: the last upstream error, then one clear 503 naming why', async () => {
+    for (const up of [upA, upB]) {
+      up.behaviour.mode = 'error'
+      up.behaviour.error = { status: 529, type: 'overloaded_error', message: 'Overloaded' }
+    }
+    const first = await send()
+    expect(first.status).toBe(529)
+    expect(first.headers.get('x-relay-attempts')).toBe('2')
+    const next = await send()
+    expect(next.status).toBe(503)
+    const msg = JSON.parse(next.body).error.message as string
+    expect(msg).toMatch(/A: overloaded until/)
+    expect(msg).toMatch(/B: overloaded until/)
+  })
+
+  it('a key bound to A does not fall back to B', async () => {
+    const bound = await server.createKey({ name: 'bound', claudeAccountId: a })
+    upA.behaviour.mode = 'error'
+    upA.behaviour.error = { status: 529, type: 'overloaded_error', message: 'Overloaded' }
+    expect((await send(bound.apiKey)).status).toBe(529)
+    expect(upB.requests).toHaveLength(0)
+    const again = await send(bound.apiKey)
+    expect(again.status).toBe(503)
+    expect(JSON.parse(again.body).error.message).toMatch(/A: overloaded/)
+  })
+})
