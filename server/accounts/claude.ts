@@ -5,18 +5,30 @@ import { rk } from '../store/keys'
 import { redactProxyUrl } from '../upstream/dispatchers'
 import { type AccountStateRecord, effectiveState, readStates } from './state'
 
+/** OAuth tokens of a subscription account (decrypted in memory only) and what the provider told us. */
+export interface ClaudeOAuth {
+  accessToken: string
+  refreshToken: string
+  /** ms since the epoch; 0 = unknown (refreshed before first use). */
+  expiresAt: number
+  scopes: string[]
+  email: string | null
+  organization: string | null
+}
+
 /**
- * A Claude account as the relay uses it, secrets decrypted (in memory only). The OAuth type
- * arrives with the Claude OAuth issue; the record shape already carries `type` for it.
+ * A Claude account as the relay uses it, secrets decrypted (in memory only): `console` carries an
+ * Anthropic API key, `oauth` a Claude subscription's tokens. An empty `apiUrl` means CLAUDE_API_URL.
  */
 export interface ClaudeAccount {
   id: string
   platform: 'claude'
-  type: 'console'
+  type: 'console' | 'oauth'
   name: string
   description: string
   apiUrl: string
   apiKey: string
+  oauth: ClaudeOAuth | null
   priority: number
   isActive: boolean
   proxy: string | null
@@ -27,40 +39,82 @@ export interface ClaudeAccount {
   state?: AccountStateRecord
 }
 
-export type ClaudeAccountInput = Pick<ClaudeAccount, 'name' | 'apiUrl' | 'apiKey'>
-  & Partial<Pick<ClaudeAccount, 'description' | 'priority' | 'isActive' | 'proxy'>>
+export type ClaudeAccountInput = Pick<ClaudeAccount, 'name'>
+  & Partial<Pick<ClaudeAccount, 'type' | 'apiUrl' | 'apiKey' | 'oauth' | 'description' | 'priority' | 'isActive' | 'proxy'>>
 
-/** What admins see: never the key, the proxy without its password. */
+/** What admins see: never a key or token, the proxy without its password. */
 export function toAccountView(a: ClaudeAccount) {
-  const { apiKey, proxy, state, ...rest } = a
-  return { ...rest, proxy: redactProxyUrl(proxy), apiKeyPreview: `${apiKey.slice(0, 7)}…${apiKey.slice(-4)}`, status: effectiveState(state) }
+  const { apiKey, proxy, state, oauth, ...rest } = a
+  return {
+    ...rest,
+    proxy: redactProxyUrl(proxy),
+    apiKeyPreview: a.type === 'console' ? `${apiKey.slice(0, 7)}…${apiKey.slice(-4)}` : null,
+    oauth: oauth
+      ? { expiresAt: oauth.expiresAt ? new Date(oauth.expiresAt).toISOString() : null, scopes: oauth.scopes, email: oauth.email, organization: oauth.organization }
+      : null,
+    status: effectiveState(state),
+  }
 }
+
+const enc = (v: string | undefined | null, key: string) => (v ? encryptSecret(v, key) : '')
+const dec = (v: string | undefined, key: string) => (v ? decryptSecret(v, key) : '')
 
 function toHash(a: ClaudeAccount, encKey: string): Record<string, string> {
   return {
     id: a.id, platform: a.platform, type: a.type, name: a.name, description: a.description, apiUrl: a.apiUrl,
-    apiKey: encryptSecret(a.apiKey, encKey), priority: String(a.priority), isActive: a.isActive ? '1' : '0',
-    proxy: a.proxy ? encryptSecret(a.proxy, encKey) : '', createdAt: a.createdAt, updatedAt: a.updatedAt,
+    apiKey: enc(a.apiKey, encKey), priority: String(a.priority), isActive: a.isActive ? '1' : '0',
+    proxy: enc(a.proxy, encKey), createdAt: a.createdAt, updatedAt: a.updatedAt,
+    ...(a.oauth ? oauthFields(a.oauth, encKey) : {}),
+  }
+}
+
+/** The hash fields of an account's OAuth tokens (tokens encrypted). */
+export function oauthFields(o: ClaudeOAuth, encKey: string): Record<string, string> {
+  return {
+    accessToken: enc(o.accessToken, encKey), refreshToken: enc(o.refreshToken, encKey), tokenExpiresAt: String(o.expiresAt),
+    scopes: JSON.stringify(o.scopes), email: o.email ?? '', organization: o.organization ?? '',
   }
 }
 
 function fromHash(h: Record<string, string>, encKey: string): ClaudeAccount | null {
   if (!h.id) return null
+  const type = h.type === 'oauth' ? 'oauth' : 'console'
   return {
-    id: h.id, platform: 'claude', type: 'console', name: h.name ?? '', description: h.description ?? '',
-    apiUrl: h.apiUrl ?? '', apiKey: h.apiKey ? decryptSecret(h.apiKey, encKey) : '',
+    id: h.id, platform: 'claude', type, name: h.name ?? '', description: h.description ?? '',
+    apiUrl: h.apiUrl ?? '', apiKey: dec(h.apiKey, encKey),
+    oauth: type === 'oauth'
+      ? {
+          accessToken: dec(h.accessToken, encKey), refreshToken: dec(h.refreshToken, encKey), expiresAt: Number(h.tokenExpiresAt) || 0,
+          scopes: safeList(h.scopes), email: h.email || null, organization: h.organization || null,
+        }
+      : null,
     priority: Number(h.priority ?? 50), isActive: h.isActive === '1',
-    proxy: h.proxy ? decryptSecret(h.proxy, encKey) : null, createdAt: h.createdAt ?? '',
+    proxy: dec(h.proxy, encKey) || null, createdAt: h.createdAt ?? '',
     updatedAt: h.updatedAt ?? '', lastUsedAt: null,
   }
 }
 
-/** Create a Console account (its API key and proxy are encrypted at rest). */
+function safeList(raw: string | undefined): string[] {
+  try {
+    const v = JSON.parse(raw ?? '[]')
+    return Array.isArray(v) ? v.map(String) : []
+  }
+  catch {
+    return []
+  }
+}
+
+/** Store new tokens of an OAuth account (after a refresh). */
+export async function saveOAuthTokens(redis: Redis, encKey: string, id: string, o: ClaudeOAuth): Promise<void> {
+  await redis.hset(rk.claudeAccount(id), { ...oauthFields(o, encKey), updatedAt: new Date().toISOString() })
+}
+
+/** Create an account (its API key, tokens and proxy are encrypted at rest). */
 export async function createClaudeAccount(redis: Redis, encKey: string, input: ClaudeAccountInput): Promise<ClaudeAccount> {
   const now = new Date().toISOString()
   const account: ClaudeAccount = {
     id: randomUUID(), platform: 'claude', type: 'console', description: '', priority: 50, isActive: true,
-    proxy: null, ...input, createdAt: now, updatedAt: now, lastUsedAt: null,
+    proxy: null, apiUrl: '', apiKey: '', oauth: null, ...input, createdAt: now, updatedAt: now, lastUsedAt: null,
   }
   await redis.multi()
     .hset(rk.claudeAccount(account.id), toHash(account, encKey))

@@ -3,10 +3,11 @@ import { publish, subscribe, useRedis } from '../store/redis'
 import { channels } from '../store/keys'
 import { dropDispatcher } from '../upstream/dispatchers'
 import * as claude from './claude'
+import { ensureFreshToken, type RefreshDeps } from './claude-oauth'
 import { AccountPool } from './scheduler'
 import { type AccountStateRecord, effectiveState, isAvailable, writeState } from './state'
 
-export type { ClaudeAccount, ClaudeAccountInput } from './claude'
+export type { ClaudeAccount, ClaudeAccountInput, ClaudeOAuth } from './claude'
 
 let pool: AccountPool<claude.ClaudeAccount> | undefined
 
@@ -33,6 +34,17 @@ async function changed(id: string): Promise<void> {
 }
 
 const enc = () => useConfig().secrets.encryptionKey
+
+/** Reload pools everywhere without dropping the account's warm connections (state, tokens). */
+async function stateChanged(id: string): Promise<void> {
+  useClaudePool().invalidate()
+  await publish(channels.invalidate, `claude_account_state:${id}`)
+}
+
+const refreshDeps = (): RefreshDeps => ({
+  redis: useRedis(), cfg: useConfig(), announce: stateChanged,
+  setState: (id, s) => claudeAccounts.setState(id, s),
+})
 
 /** Claude accounts: admin CRUD and the scheduler's pick (cached; no Redis round trip). */
 export const claudeAccounts = {
@@ -78,8 +90,9 @@ export const claudeAccounts = {
   /** Take an account out of the pool (or back in, with null) on every instance. */
   async setState(id: string, state: AccountStateRecord | null) {
     await writeState(useRedis(), 'claude', id, state)
-    useClaudePool().invalidate()
-    await publish(channels.invalidate, `claude_account_state:${id}`)
+    await stateChanged(id)
   },
+  /** Refresh an OAuth account's token when it is about to expire (or now, with `force`). */
+  ensureFreshToken: (account: claude.ClaudeAccount, opts?: { force?: boolean, aheadMs?: number }) => ensureFreshToken(account, refreshDeps(), opts),
   toView: claude.toAccountView,
 }

@@ -70,19 +70,39 @@ const httpUrl = z.string().url().refine(u => /^https?:\/\//.test(u), 'must be an
 const accountFields = {
   name: z.string().trim().min(1, 'name is required').max(100),
   description: z.string().max(500).optional(),
-  apiUrl: httpUrl,
-  apiKey: z.string().trim().min(1, 'apiKey is required'),
   priority: z.number().int().min(0).max(1000).optional(),
   isActive: z.boolean().optional(),
   proxy: proxySchema.optional(),
 }
 
-export const ClaudeAccountCreateSchema = z.object({
-  type: z.literal('console', { error: 'type must be "console" (OAuth accounts arrive with the Claude OAuth feature)' }),
+const consoleFields = {
+  apiUrl: httpUrl,
+  apiKey: z.string().trim().min(1, 'apiKey is required'),
+}
+
+/** Tokens imported from elsewhere (e.g. a Claude Code credentials file): expiresAt as ISO or ms. */
+const oauthImportFields = {
+  refreshToken: z.string().trim().min(1, 'refreshToken is required'),
+  accessToken: z.string().trim().min(1).optional(),
+  expiresAt: z.union([isoDate.transform(s => Date.parse(s)), z.number().int().min(0)]).optional(),
+  scopes: z.array(z.string().min(1).max(100)).max(50).optional(),
+  apiUrl: httpUrl.optional(),
+}
+
+export const ClaudeAccountCreateSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('console'), ...accountFields, ...consoleFields }).strict(),
+  z.object({ type: z.literal('oauth'), ...accountFields, ...oauthImportFields }).strict(),
+], { error: 'type must be "console" (an Anthropic API key) or "oauth" (imported subscription tokens; or use generate-auth-url)' })
+
+export const ClaudeAccountUpdateSchema = z.object({ ...accountFields, ...consoleFields }).partial().strict()
+
+export const GenerateAuthUrlSchema = z.object({ proxy: proxySchema.optional() }).strict()
+
+export const ExchangeCodeSchema = z.object({
+  sessionId: z.string().min(1).max(200),
+  code: z.string().trim().min(1, 'code is required: the Authorization Code, code#state, or the whole callback URL').max(4000),
   ...accountFields,
 }).strict()
-
-export const ClaudeAccountUpdateSchema = z.object(accountFields).partial().strict()
 
 /**
  * A validator for h3's readValidatedBody/getValidatedRouterParams that fails with one readable

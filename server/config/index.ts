@@ -53,6 +53,8 @@ const EnvSchema = z.object({
   ACCOUNT_OVERLOAD_MINUTES: int(5, 0),
   ACCOUNT_COOLDOWN_SECONDS: int(30, 0),
   ACCOUNT_RATE_LIMIT_SECONDS: int(60, 1),
+  OAUTH_REFRESH_AHEAD_MINUTES: int(10, 0),
+  OAUTH_REFRESH_INTERVAL_SECONDS: int(60, 0),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -111,6 +113,7 @@ function parseConfig(env: Record<string, string | undefined>) {
       cooldownMs: e.ACCOUNT_COOLDOWN_SECONDS * 1000,
       rateLimitedDefaultMs: e.ACCOUNT_RATE_LIMIT_SECONDS * 1000,
     },
+    tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }
 

@@ -53,7 +53,7 @@ export async function generateAuthUrl(redis: Redis, cfg: OAuthEngineConfig, inpu
  * until its original expiry on any failure so the admin can paste another code.
  * `provider`, when given, must match the session's (a Claude route cannot finish a Google session).
  */
-export async function exchangeCode(redis: Redis, cfg: OAuthEngineConfig, input: { sessionId: string, code: string, provider?: ProviderId }): Promise<OAuthTokens> {
+export async function exchangeCode(redis: Redis, cfg: OAuthEngineConfig, input: { sessionId: string, code: string, provider?: ProviderId }): Promise<OAuthTokens & { proxy: string | null }> {
   const parsed = parseCodeInput(input.code)
   const encKey = cfg.secrets.encryptionKey
   const session = await takeSession(redis, encKey, input.sessionId)
@@ -64,7 +64,9 @@ export async function exchangeCode(redis: Redis, cfg: OAuthEngineConfig, input: 
     if (parsed.state !== undefined && !safeEqual(parsed.state, session.state)) {
       throw new OAuthError('bad_state', 'The pasted code comes from another authorization (state mismatch): paste the code shown after opening this session\'s URL.')
     }
-    return await codeGrant(getProvider(cfg, session.provider), { code: parsed.code, verifier: session.verifier, state: session.state, proxy: session.proxy })
+    // The session's proxy comes back too: the new account should keep using it.
+    const tokens = await codeGrant(getProvider(cfg, session.provider), { code: parsed.code, verifier: session.verifier, state: session.state, proxy: session.proxy })
+    return { ...tokens, proxy: session.proxy }
   }
   catch (err) {
     await restoreSession(redis, encKey, session).catch(() => { /* then it is simply gone */ })

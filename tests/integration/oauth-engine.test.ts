@@ -112,6 +112,7 @@ describe('exchange', () => {
       scopes: ['user:inference', 'user:profile'],
       account: { id: FAKE_ACCOUNT.uuid, email: FAKE_ACCOUNT.email_address },
       organization: { id: FAKE_ORGANIZATION.uuid, name: FAKE_ORGANIZATION.name },
+      proxy: null, // the session's proxy, for the new account
     })
     expect(tokens.expiresAt).toBeGreaterThanOrEqual(before + 3600_000)
     expect(tokens.expiresAt).toBeLessThanOrEqual(Date.now() + 3600_000)

@@ -42,6 +42,15 @@ export function upstreamUrl(apiUrl: string, path: string, clientUrl = ''): strin
   return base + path + (/[?&]beta=true(&|$)/.test(clientUrl) ? '?beta=true' : '')
 }
 
+/** The beta flag Anthropic requires for requests authorised by an OAuth (subscription) token. */
+export const OAUTH_BETA = 'oauth-2025-04-20'
+
+/** The client's betas plus `extra`, de-duplicated, order kept. */
+export function mergeBetas(client: string | undefined, extra: string): string {
+  const all = (client ?? '').split(',').map(b => b.trim()).filter(Boolean)
+  return [...new Set([...all, extra])].join(',')
+}
+
 function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: number): Record<string, string> {
   const h = requestHeaders(req.headers)
   h['content-type'] ??= 'application/json'
@@ -49,10 +58,17 @@ function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: n
   h['content-length'] = String(length)
   // Ask for plain bytes: the usage tap reads them, and we never relay a content-encoding.
   h['accept-encoding'] = 'identity'
-  if (account.apiKey.startsWith('sk-ant-')) h['x-api-key'] = account.apiKey
+  if (account.type === 'oauth' && account.oauth) {
+    h.authorization = `Bearer ${account.oauth.accessToken}`
+    h['anthropic-beta'] = mergeBetas(h['anthropic-beta'], OAUTH_BETA)
+  }
+  else if (account.apiKey.startsWith('sk-ant-')) h['x-api-key'] = account.apiKey
   else h.authorization = `Bearer ${account.apiKey}`
   return h
 }
+
+/** Where an account's requests go: its own base URL, else CLAUDE_API_URL. */
+const baseUrl = (account: ClaudeAccount, fallback: string) => account.apiUrl || fallback
 
 /** Response headers for the client: the allow-list, plus length/encoding (undici never decodes). */
 function clientHeaders(upHeaders: Record<string, string | string[] | undefined>, sse: boolean): Record<string, string> {
@@ -132,13 +148,23 @@ export async function forwardWithFailover(
   const tried = new Set<string>()
   let account: ClaudeAccount | null = first
   let last: Buffered | AnthropicError | null = null
+  let refreshedAfter401 = false
   while (account && tried.size < Math.max(1, cfg.relay.maxRetries)) {
     tried.add(account.id)
     done.account = account
     done.attempts = tried.size
+    try {
+      await claudeAccounts.ensureFreshToken(account)
+    }
+    catch (err) {
+      // The account is marked `error` by the refresh; try the next one.
+      last = new AnthropicError(502, 'api_error', `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
+      account = await claudeAccounts.pickFor(key, tried)
+      continue
+    }
     let up: Awaited<ReturnType<typeof request>>
     try {
-      up = await request(upstreamUrl(account.apiUrl, path, req.url), {
+      up = await request(upstreamUrl(baseUrl(account, cfg.claude.apiUrl), path, req.url), {
         method: 'POST', headers: upstreamHeaders(req, account, raw.length), body: raw, signal: ac.signal,
         dispatcher: dispatcherFor(account.id, account.proxy), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
       })
@@ -154,6 +180,21 @@ export async function forwardWithFailover(
       continue
     }
     done.status = up.statusCode
+    if (up.statusCode === 401 && account.type === 'oauth' && !refreshedAfter401) {
+      // The token may have been revoked or rotated elsewhere: refresh once and retry this account.
+      await readBounded(up.body, MAX_ERROR_BODY)
+      refreshedAfter401 = true
+      try {
+        await claudeAccounts.ensureFreshToken(account, { force: true })
+        tried.delete(account.id)
+        continue
+      }
+      catch (err) {
+        last = new AnthropicError(502, 'api_error', `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
+        account = await claudeAccounts.pickFor(key, tried)
+        continue
+      }
+    }
     if (ACCOUNT_STATUSES.has(up.statusCode)) {
       const body = await readBounded(up.body, MAX_ERROR_BODY)
       const buffered = { status: up.statusCode, headers: clientHeaders(up.headers, false), body }
