@@ -5,11 +5,14 @@ import { dropDispatcher } from '../upstream/dispatchers'
 import * as claude from './claude'
 import { ensureFreshToken, type RefreshDeps } from './claude-oauth'
 import { AccountPool } from './scheduler'
+import { type SessionRef, StickySessions } from './sticky'
 import { type AccountStateRecord, effectiveState, isAvailable, writeState } from './state'
 
 export type { ClaudeAccount, ClaudeAccountInput, ClaudeOAuth } from './claude'
 
 let pool: AccountPool<claude.ClaudeAccount> | undefined
+let sticky: StickySessions | undefined
+const useSticky = () => (sticky ??= new StickySessions(useRedis, useConfig().stickyTtlMs))
 
 function useClaudePool(): AccountPool<claude.ClaudeAccount> {
   if (!pool) {
@@ -62,17 +65,32 @@ export const claudeAccounts = {
   },
   async remove(id: string) {
     const gone = await claude.deleteClaudeAccount(useRedis(), id)
-    if (gone) await changed(id)
+    if (gone) {
+      await changed(id)
+      sticky?.dropAccount(id)
+    }
     return gone
   },
   /**
    * The key's dedicated account when it has one (no pool fallback), else the pool's pick;
    * `exclude` holds accounts this request already tried.
    */
-  async pickFor(key: { claudeAccountId: string | null }, exclude?: ReadonlySet<string>) {
-    if (!key.claudeAccountId) return useClaudePool().pick(exclude)
-    const bound = (await useClaudePool().all()).find(a => a.id === key.claudeAccountId)
-    return bound && bound.isActive && isAvailable(bound.state) && !exclude?.has(bound.id) ? bound : null
+  async pickFor(key: { claudeAccountId: string | null }, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
+    const usable = (a: claude.ClaudeAccount | undefined) => (a && a.isActive && isAvailable(a.state) && !exclude?.has(a.id) ? a : null)
+    if (key.claudeAccountId) return usable((await useClaudePool().all()).find(a => a.id === key.claudeAccountId))
+    if (session && useConfig().stickyTtlMs) {
+      const boundId = await useSticky().get(session)
+      const bound = boundId ? usable((await useClaudePool().all()).find(a => a.id === boundId)) : null
+      if (bound) {
+        useClaudePool().lastUsed.set(bound.id, Date.now())
+        return bound
+      }
+    }
+    return useClaudePool().pick(exclude)
+  },
+  /** Bind a conversation to the account that served it (moves with failover). */
+  bindSession(session: SessionRef | null, accountId: string) {
+    if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)
   },
   /** Why no account can serve right now (for the client's error message). */
   async unavailableReasons(key: { claudeAccountId: string | null }): Promise<string> {

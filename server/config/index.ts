@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   ACCOUNT_COOLDOWN_SECONDS: int(30, 0),
   ACCOUNT_RATE_LIMIT_SECONDS: int(60, 1),
   OAUTH_REFRESH_AHEAD_MINUTES: int(10, 0),
+  STICKY_SESSION_TTL_SECONDS: int(3600, 0),
   OAUTH_REFRESH_INTERVAL_SECONDS: int(60, 0),
 })
 
@@ -113,6 +114,7 @@ function parseConfig(env: Record<string, string | undefined>) {
       cooldownMs: e.ACCOUNT_COOLDOWN_SECONDS * 1000,
       rateLimitedDefaultMs: e.ACCOUNT_RATE_LIMIT_SECONDS * 1000,
     },
+    stickyTtlMs: e.STICKY_SESSION_TTL_SECONDS * 1000,
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }

@@ -10,6 +10,8 @@ export const rk = {
   claudeAccountIndex: () => 'claude_account_index',
   /** `{platform}:{accountId}` → JSON state (rate_limited, overloaded, blocked, error, cooldown). */
   accountStates: () => 'account_state',
+  /** Sticky session: the account a key's conversation is bound to. */
+  sticky: (keyId: string, hash: string) => `sticky:${keyId}:${hash}`,
   admin: (id: string) => `admin:${id}`,
   adminUsername: (name: string) => `admin_username:${name}`,
   session: (jti: string) => `session:${jti}`,

@@ -76,6 +76,9 @@ export class TestServer {
         // Upstream 5xx/529 take an account out of the pool for a while; most tests drive errors on
         // purpose against a single account, so these states end at once unless a test sets them.
         ACCOUNT_COOLDOWN_SECONDS: '0', ACCOUNT_OVERLOAD_MINUTES: '0',
+        // Tests send the same conversation over and over; sticky routing would then override the
+        // priority/LRU order they check. sticky.test.ts turns it on.
+        STICKY_SESSION_TTL_SECONDS: '0',
         LOG_LEVEL: 'warn', ...testSecrets(), ...this.env,
       },
     })

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import { request } from 'undici'
 import { claudeAccounts, type ClaudeAccount } from '../../accounts'
 import { stateFromFailure, stateFromResponse } from '../../accounts/state'
+import type { SessionRef } from '../../accounts/sticky'
 import { useConfig } from '../../config'
 import { useLogger } from '../../logging'
 import { dispatcherFor } from '../../upstream/dispatchers'
@@ -136,10 +137,18 @@ interface Buffered { status: number, headers: Record<string, string>, body: Buff
  * overloaded, cooldown, error, blocked) and the next account is tried, up to MAX_RETRIES accounts;
  * then the last error is answered. A key's dedicated account has no fallback.
  */
-export async function forwardWithFailover(
-  req: IncomingMessage, res: ServerResponse, key: { claudeAccountId: string | null },
-  first: ClaudeAccount, raw: Buffer, path: string, record: boolean, done: Finished,
-): Promise<void> {
+export interface ForwardRequest {
+  key: { claudeAccountId: string | null }
+  /** The conversation, for sticky routing (null: none). */
+  session: SessionRef | null
+  first: ClaudeAccount
+  raw: Buffer
+  path: string
+  record: boolean
+}
+
+export async function forwardWithFailover(req: IncomingMessage, res: ServerResponse, f: ForwardRequest, done: Finished): Promise<void> {
+  const { key, session, first, raw, path, record } = f
   const cfg = useConfig()
   const ac = new AbortController()
   res.once('close', () => {
@@ -159,7 +168,7 @@ export async function forwardWithFailover(
     catch (err) {
       // The account is marked `error` by the refresh; try the next one.
       last = new AnthropicError(502, 'api_error', `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
-      account = await claudeAccounts.pickFor(key, tried)
+      account = await claudeAccounts.pickFor(key, tried, session)
       continue
     }
     let up: Awaited<ReturnType<typeof request>>
@@ -176,7 +185,7 @@ export async function forwardWithFailover(
       await claudeAccounts.setState(account.id, stateFromFailure(f.message, cfg.accountStates))
       last = new AnthropicError(f.status, f.status === 504 ? 'timeout_error' : 'api_error', f.message)
       Object.assign(done, { outcome: 'failed', status: f.status })
-      account = await claudeAccounts.pickFor(key, tried)
+      account = await claudeAccounts.pickFor(key, tried, session)
       continue
     }
     done.status = up.statusCode
@@ -191,7 +200,7 @@ export async function forwardWithFailover(
       }
       catch (err) {
         last = new AnthropicError(502, 'api_error', `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
-        account = await claudeAccounts.pickFor(key, tried)
+        account = await claudeAccounts.pickFor(key, tried, session)
         continue
       }
     }
@@ -204,11 +213,14 @@ export async function forwardWithFailover(
       await claudeAccounts.setState(account.id, state)
       last = buffered
       done.outcome = 'failed'
-      account = await claudeAccounts.pickFor(key, tried)
+      account = await claudeAccounts.pickFor(key, tried, session)
       continue
     }
     const sse = String(up.headers['content-type'] ?? '').startsWith('text/event-stream')
-    done.tap = record && up.statusCode >= 200 && up.statusCode < 300 ? new AnthropicUsageTap(sse) : null
+    const ok = up.statusCode >= 200 && up.statusCode < 300
+    // The conversation stays with the account that answered it (and moves with a failover).
+    if (ok) claudeAccounts.bindSession(session, account.id)
+    done.tap = record && ok ? new AnthropicUsageTap(sse) : null
     res.writeHead(up.statusCode, clientHeaders(up.headers, sse))
     if (sse) res.flushHeaders()
     done.outcome = await pump(up.body, res, done.tap, sse)

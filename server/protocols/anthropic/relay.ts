@@ -14,6 +14,7 @@ import { recordUsage } from '../../usage/record'
 import { emptyUsage } from '../../usage/types'
 import { type Finished, forwardWithFailover } from './forward'
 import { AnthropicError } from './handler'
+import { sessionHash } from './session'
 
 /** Authenticate the calling key (cached lookup); throws a 401 in Anthropic's shape. */
 export async function requireClientKey(req: IncomingMessage): Promise<ApiKeyRecord> {
@@ -61,7 +62,9 @@ export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promis
   const requested = typeof json.model === 'string' ? json.model : ''
   const denied = checkAccess(key, 'claude', requested, req.headers['user-agent'])
   if (denied) throw new AnthropicError(403, 'permission_error', denied.message)
-  const account = await claudeAccounts.pickFor(key)
+  const hash = sessionHash(json)
+  const session = hash ? { keyId: key.id, hash } : null
+  const account = await claudeAccounts.pickFor(key, undefined, session)
   if (!account) {
     throw new AnthropicError(503, 'overloaded_error', `No Claude account can serve this request (${await claudeAccounts.unavailableReasons(key)}).`)
   }
@@ -70,7 +73,7 @@ export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promis
   const stopLease = admission ? keepLease(useRedis(), key.id, admission.leaseId) : () => {}
   const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0 }
   try {
-    await forwardWithFailover(req, res, key, account, raw, opts.path, opts.record, done)
+    await forwardWithFailover(req, res, { key, session, first: account, raw, path: opts.path, record: opts.record }, done)
   }
   finally {
     stopLease()
