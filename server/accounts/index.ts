@@ -3,6 +3,7 @@ import { publish, subscribe, useRedis } from '../store/redis'
 import { channels } from '../store/keys'
 import { dropDispatcher } from '../upstream/dispatchers'
 import * as claude from './claude'
+import { AccountHealth } from './health'
 import { ensureFreshToken, type RefreshDeps } from './claude-oauth'
 import { AccountPool } from './scheduler'
 import { type SessionRef, StickySessions } from './sticky'
@@ -12,6 +13,16 @@ export type { ClaudeAccount, ClaudeAccountInput, ClaudeOAuth } from './claude'
 
 let pool: AccountPool<claude.ClaudeAccount> | undefined
 let sticky: StickySessions | undefined
+const health = new AccountHealth()
+let degradedCache = { at: 0, ids: new Set<string>() }
+
+/** Accounts much worse than their peers right now (recomputed at most twice a second). */
+function degradedAmong(accounts: claude.ClaudeAccount[], now = Date.now()): Set<string> {
+  if (now - degradedCache.at < 500) return degradedCache.ids
+  const ids = accounts.filter(a => a.isActive && isAvailable(a.state, now)).map(a => a.id)
+  degradedCache = { at: now, ids: new Set(ids.filter(id => health.degraded(id, ids))) }
+  return degradedCache.ids
+}
 const useSticky = () => (sticky ??= new StickySessions(useRedis, useConfig().stickyTtlMs))
 
 function useClaudePool(): AccountPool<claude.ClaudeAccount> {
@@ -68,6 +79,7 @@ export const claudeAccounts = {
     if (gone) {
       await changed(id)
       sticky?.dropAccount(id)
+      health.forget(id)
     }
     return gone
   },
@@ -78,16 +90,25 @@ export const claudeAccounts = {
   async pickFor(key: { claudeAccountId: string | null }, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
     const usable = (a: claude.ClaudeAccount | undefined) => (a && a.isActive && isAvailable(a.state) && !exclude?.has(a.id) ? a : null)
     if (key.claudeAccountId) return usable((await useClaudePool().all()).find(a => a.id === key.claudeAccountId))
+    const all = await useClaudePool().all()
+    const degraded = degradedAmong(all)
     if (session && useConfig().stickyTtlMs) {
       const boundId = await useSticky().get(session)
-      const bound = boundId ? usable((await useClaudePool().all()).find(a => a.id === boundId)) : null
+      // A degraded account loses its conversations to healthier peers.
+      const bound = boundId && !degraded.has(boundId) ? usable(all.find(a => a.id === boundId)) : null
       if (bound) {
         useClaudePool().lastUsed.set(bound.id, Date.now())
         return bound
       }
     }
+    if (degraded.size) {
+      const healthy = await useClaudePool().pick(new Set([...(exclude ?? []), ...degraded]))
+      if (healthy) return healthy
+    }
     return useClaudePool().pick(exclude)
   },
+  /** Report one upstream attempt of an account (ok: answered without an account-level error). */
+  recordAttempt: (accountId: string, ok: boolean, ttfbMs: number) => health.record(accountId, ok, ttfbMs),
   /** Bind a conversation to the account that served it (moves with failover). */
   bindSession(session: SessionRef | null, accountId: string) {
     if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)
@@ -112,5 +133,6 @@ export const claudeAccounts = {
   },
   /** Refresh an OAuth account's token when it is about to expire (or now, with `force`). */
   ensureFreshToken: (account: claude.ClaudeAccount, opts?: { force?: boolean, aheadMs?: number }) => ensureFreshToken(account, refreshDeps(), opts),
-  toView: claude.toAccountView,
+  /** The admin view, with this instance's health figures for the account. */
+  toView: (a: claude.ClaudeAccount) => ({ ...claude.toAccountView(a), health: health.stats(a.id) }),
 }

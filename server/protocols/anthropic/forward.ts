@@ -172,6 +172,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
       continue
     }
     let up: Awaited<ReturnType<typeof request>>
+    const sentAt = performance.now()
     try {
       up = await request(upstreamUrl(baseUrl(account, cfg.claude.apiUrl), path, req.url), {
         method: 'POST', headers: upstreamHeaders(req, account, raw.length), body: raw, signal: ac.signal,
@@ -180,6 +181,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     }
     catch (err) {
       if (ac.signal.aborted) return
+      claudeAccounts.recordAttempt(account.id, false, performance.now() - sentAt)
       const f = classifyUpstreamError(err, account.proxy)
       useLogger().warn({ accountId: account.id, reason: f.message }, 'upstream failure, trying another account')
       await claudeAccounts.setState(account.id, stateFromFailure(f.message, cfg.accountStates))
@@ -189,6 +191,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
       continue
     }
     done.status = up.statusCode
+    claudeAccounts.recordAttempt(account.id, up.statusCode < 500 && up.statusCode !== 429, performance.now() - sentAt)
     if (up.statusCode === 401 && account.type === 'oauth' && !refreshedAfter401) {
       // The token may have been revoked or rotated elsewhere: refresh once and retry this account.
       await readBounded(up.body, MAX_ERROR_BODY)
