@@ -114,7 +114,10 @@ export async function createClaudeAccount(redis: Redis, encKey: string, input: C
   const now = new Date().toISOString()
   const account: ClaudeAccount = {
     id: randomUUID(), platform: 'claude', type: 'console', description: '', priority: 50, isActive: true,
-    proxy: null, apiUrl: '', apiKey: '', oauth: null, ...input, createdAt: now, updatedAt: now, lastUsedAt: null,
+    proxy: null, apiUrl: '', apiKey: '', oauth: null,
+    // Fields the caller left undefined keep these defaults.
+    ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ClaudeAccountInput,
+    createdAt: now, updatedAt: now, lastUsedAt: null,
   }
   await redis.multi()
     .hset(rk.claudeAccount(account.id), toHash(account, encKey))

@@ -312,9 +312,10 @@ describe('Claude OAuth accounts', () => {
       expect(got.path).toBe('/v1/messages?beta=true')
       expect(got.headers.authorization).toBe(`Bearer ${account.accessToken}`)
       expect(got.headers['x-api-key']).toBeUndefined()
-      const betas = String(got.headers['anthropic-beta']).split(',').map(b => b.trim())
-      expect(betas.filter(b => b === OAUTH_BETA)).toHaveLength(1)
-      expect(new Set(betas)).toEqual(new Set([...clientBetas, OAUTH_BETA]))
+      const sent = String(got.headers['anthropic-beta']).split(',').map(b => b.trim())
+      expect(sent.filter(b => b === OAUTH_BETA)).toHaveLength(1)
+      expect(sent).toHaveLength(clientBetas.length + 1)
+      expect(new Set(sent)).toEqual(new Set([...clientBetas, OAUTH_BETA]))
       // The client's relay key goes nowhere upstream.
       expect(JSON.stringify(got.headers)).not.toContain(apiKey)
       expect(got.body).not.toContain(apiKey)
