@@ -38,7 +38,10 @@ describe('sticky sessions', () => {
     const res = await fetch(`${server.url}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: messageBody(fields) })
     expect(res.status).toBe(200)
     await res.arrayBuffer()
-    return upX.requests.length > before.X ? 'X' : upY.requests.length > before.Y ? 'Y' : 'none'
+    // The one that answered: it got the request and was not failing (a failover touches both).
+    const served = (['X', 'Y'] as const).filter(n => (n === 'X' ? upX : upY).requests.length > before[n] && (n === 'X' ? upX : upY).behaviour.mode !== 'error')
+    expect(served).toHaveLength(1)
+    return served[0]!
   }
 
   it('keeps a session on one account while other sessions rotate, per key, and moves it on failover', async () => {
