@@ -123,7 +123,9 @@ export const claudeAccounts = {
     }
     return all.map((a) => {
       const s = effectiveState(a.state)
-      return 'until' in s ? `${a.name}: ${s.state}${s.until ? ` until ${s.until}` : ''}` : `${a.name}: failed for this request`
+      return 'until' in s
+        ? `${a.name}: ${s.state}${s.until ? ` until ${s.until}` : ''} (${s.reason.slice(0, 120)})`
+        : `${a.name}: failed for this request`
     }).join('; ')
   },
   /** Take an account out of the pool (or back in, with null) on every instance. */

@@ -64,17 +64,13 @@ describe('Claude OAuth accounts', () => {
     return res.body
   }
 
-  /**
-   * Import an OAuth account (its refresh token made valid at the fake unless `revoked`).
-   * isActive and priority are sent explicitly: without them the import route stores an inactive
-   * account (the import test checks those defaults on their own), and these tests are about tokens.
-   */
+  /** Import an OAuth account (its refresh token made valid at the fake unless `revoked`). */
   async function importAccount(fields: { expiresAt: number, proxy?: string, revoked?: boolean }) {
     const accessToken = secret('at-imported')
     const refreshToken = secret('rt-imported')
     if (!fields.revoked) tokens.addRefreshToken(refreshToken)
     const { status, body } = await server.admin<AccountView>('POST', '/api/admin/claude-accounts', {
-      type: 'oauth', name: secret('imported'), refreshToken, accessToken, expiresAt: fields.expiresAt, isActive: true, priority: 50,
+      type: 'oauth', name: secret('imported'), refreshToken, accessToken, expiresAt: fields.expiresAt,
       ...(fields.proxy ? { proxy: fields.proxy } : {}),
     })
     expect(status).toBe(201)
@@ -266,8 +262,7 @@ describe('Claude OAuth accounts', () => {
     it('only a refresh token (expiry unknown): the first request refreshes, then uses the new token', async () => {
       const refreshToken = secret('rt-only')
       tokens.addRefreshToken(refreshToken)
-      // isActive explicit: see importAccount.
-      const { status, body } = await server.admin<AccountView>('POST', '/api/admin/claude-accounts', { type: 'oauth', name: 'refresh token only', refreshToken, isActive: true })
+      const { status, body } = await server.admin<AccountView>('POST', '/api/admin/claude-accounts', { type: 'oauth', name: 'refresh token only', refreshToken })
       expect(status).toBe(201)
       expect(body.oauth).toMatchObject({ expiresAt: null })
       expect((await send(await boundKey(body.id))).status).toBe(200)
@@ -522,8 +517,7 @@ describe('a second server: other OAuth env, background refresher every second', 
     for (const a of [due, later]) {
       tokens.addRefreshToken(a.refreshToken)
       const { status, body } = await server.admin<AccountView>('POST', '/api/admin/claude-accounts', {
-        // isActive explicit: see importAccount above.
-        type: 'oauth', name: secret('bg'), refreshToken: a.refreshToken, accessToken: secret('at-bg'), expiresAt: a.expiresAt, isActive: true,
+        type: 'oauth', name: secret('bg'), refreshToken: a.refreshToken, accessToken: secret('at-bg'), expiresAt: a.expiresAt,
       })
       expect(status).toBe(201)
       ids.push(body.id)
