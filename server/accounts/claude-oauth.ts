@@ -7,6 +7,9 @@ import { type ClaudeAccount, type ClaudeOAuth, getClaudeAccount, saveOAuthTokens
 /** A token this close to expiry is refreshed before a request uses it. */
 export const REFRESH_BEFORE_MS = 10_000
 
+/** How long an account waits after its `failures`-th failed refresh in a row: 30 s doubling, capped at 30 min. */
+export const refreshBackoffMs = (failures: number) => Math.min(30_000 * 2 ** Math.max(0, failures - 1), 30 * 60_000)
+
 /** The OAuth fields of a new account from a code exchange or an import. */
 export function oauthFromTokens(t: Pick<OAuthTokens, 'accessToken' | 'refreshToken' | 'expiresAt' | 'scopes' | 'account' | 'organization'>): ClaudeOAuth {
   return {
@@ -61,10 +64,11 @@ export async function ensureFreshToken(account: ClaudeAccount, deps: RefreshDeps
   catch (err) {
     const e = err instanceof OAuthError ? err : null
     const now = Date.now()
-    // A revoked refresh token needs a new authorization; anything else is retried after a pause.
+    const failures = (account.state?.reason.startsWith('token refresh failed') ? account.state.failures ?? 1 : 0) + 1
+    // A revoked refresh token needs a new authorization; anything else is retried with backoff.
     await deps.setState(account.id, {
-      state: 'error', reason: `token refresh failed: ${(err as Error).message}`, since: now,
-      until: e?.kind === 'invalid_grant' ? 0 : now + 5 * 60_000,
+      state: 'error', reason: `token refresh failed: ${(err as Error).message}`, since: now, failures,
+      until: e?.kind === 'invalid_grant' ? 0 : now + refreshBackoffMs(failures),
     })
     throw err
   }

@@ -3,7 +3,7 @@ import type Redis from 'ioredis'
 import { decryptSecret, encryptSecret } from '../crypto'
 import { rk } from '../store/keys'
 import { redactProxyUrl } from '../upstream/dispatchers'
-import { type AccountStateRecord, effectiveState, readStates } from './state'
+import { type AccountStateRecord, effectiveState, readStates, readWindows, type SessionWindow } from './state'
 
 /** OAuth tokens of a subscription account (decrypted in memory only) and what the provider told us. */
 export interface ClaudeOAuth {
@@ -31,20 +31,24 @@ export interface ClaudeAccount {
   oauth: ClaudeOAuth | null
   priority: number
   isActive: boolean
+  /** `shared`: in the pool every key draws from; `dedicated`: only keys bound to it use it. */
+  accountType: 'shared' | 'dedicated'
   proxy: string | null
   createdAt: string
   updatedAt: string
   lastUsedAt: string | null
   /** Runtime state (rate limited, overloaded, …), from the account_state hash. */
   state?: AccountStateRecord
+  /** The 5-hour session window last reported by Anthropic (subscription accounts). */
+  sessionWindow?: SessionWindow
 }
 
 export type ClaudeAccountInput = Pick<ClaudeAccount, 'name'>
-  & Partial<Pick<ClaudeAccount, 'type' | 'apiUrl' | 'apiKey' | 'oauth' | 'description' | 'priority' | 'isActive' | 'proxy'>>
+  & Partial<Pick<ClaudeAccount, 'type' | 'apiUrl' | 'apiKey' | 'oauth' | 'description' | 'priority' | 'isActive' | 'accountType' | 'proxy'>>
 
 /** What admins see: never a key or token, the proxy without its password. */
 export function toAccountView(a: ClaudeAccount) {
-  const { apiKey, proxy, state, oauth, ...rest } = a
+  const { apiKey, proxy, state, oauth, sessionWindow, ...rest } = a
   return {
     ...rest,
     proxy: redactProxyUrl(proxy),
@@ -53,6 +57,7 @@ export function toAccountView(a: ClaudeAccount) {
       ? { expiresAt: oauth.expiresAt ? new Date(oauth.expiresAt).toISOString() : null, scopes: oauth.scopes, email: oauth.email, organization: oauth.organization }
       : null,
     status: effectiveState(state),
+    sessionWindow: sessionWindow ?? null,
   }
 }
 
@@ -62,7 +67,7 @@ const dec = (v: string | undefined, key: string) => (v ? decryptSecret(v, key) :
 function toHash(a: ClaudeAccount, encKey: string): Record<string, string> {
   return {
     id: a.id, platform: a.platform, type: a.type, name: a.name, description: a.description, apiUrl: a.apiUrl,
-    apiKey: enc(a.apiKey, encKey), priority: String(a.priority), isActive: a.isActive ? '1' : '0',
+    apiKey: enc(a.apiKey, encKey), priority: String(a.priority), isActive: a.isActive ? '1' : '0', accountType: a.accountType,
     proxy: enc(a.proxy, encKey), createdAt: a.createdAt, updatedAt: a.updatedAt,
     ...(a.oauth ? oauthFields(a.oauth, encKey) : {}),
   }
@@ -88,7 +93,7 @@ function fromHash(h: Record<string, string>, encKey: string): ClaudeAccount | nu
           scopes: safeList(h.scopes), email: h.email || null, organization: h.organization || null,
         }
       : null,
-    priority: Number(h.priority ?? 50), isActive: h.isActive === '1',
+    priority: Number(h.priority ?? 50), isActive: h.isActive === '1', accountType: h.accountType === 'dedicated' ? 'dedicated' : 'shared',
     proxy: dec(h.proxy, encKey) || null, createdAt: h.createdAt ?? '',
     updatedAt: h.updatedAt ?? '', lastUsedAt: null,
   }
@@ -114,7 +119,7 @@ export async function createClaudeAccount(redis: Redis, encKey: string, input: C
   const now = new Date().toISOString()
   const account: ClaudeAccount = {
     id: randomUUID(), platform: 'claude', type: 'console', description: '', priority: 50, isActive: true,
-    proxy: null, apiUrl: '', apiKey: '', oauth: null,
+    accountType: 'shared', proxy: null, apiUrl: '', apiKey: '', oauth: null,
     // Fields the caller left undefined keep these defaults.
     ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ClaudeAccountInput,
     createdAt: now, updatedAt: now, lastUsedAt: null,
@@ -132,6 +137,7 @@ export async function getClaudeAccount(redis: Redis, encKey: string, id: string)
   if (account) {
     account.lastUsedAt = (rows?.[1]?.[1] as string | null) ?? null
     account.state = (await readStates(redis, 'claude')).get(id)
+    account.sessionWindow = (await readWindows(redis, 'claude')).get(id)
   }
   return account
 }
@@ -143,7 +149,7 @@ export async function listClaudeAccounts(redis: Redis, encKey: string): Promise<
   const pipe = redis.pipeline()
   for (const id of ids) pipe.hgetall(rk.claudeAccount(id))
   pipe.hmget(rk.lastUsed(), ...ids.map(id => `a:${id}`))
-  const [rows, states] = await Promise.all([pipe.exec(), readStates(redis, 'claude')])
+  const [rows, states, windows] = await Promise.all([pipe.exec(), readStates(redis, 'claude'), readWindows(redis, 'claude')])
   const lastUsed = rows?.pop()?.[1] as (string | null)[]
   return (rows ?? [])
     .map(([, h], i) => {
@@ -151,6 +157,7 @@ export async function listClaudeAccounts(redis: Redis, encKey: string): Promise<
       if (a) {
         a.lastUsedAt = lastUsed[i] ?? null
         a.state = states.get(a.id)
+        a.sessionWindow = windows.get(a.id)
       }
       return a
     })

@@ -7,9 +7,12 @@ import { AccountHealth } from './health'
 import { ensureFreshToken, type RefreshDeps } from './claude-oauth'
 import { AccountPool } from './scheduler'
 import { type SessionRef, StickySessions } from './sticky'
-import { type AccountStateRecord, effectiveState, isAvailable, writeState } from './state'
+import { type AccountStateRecord, effectiveState, isAvailable, windowFromHeaders, writeState, writeWindow } from './state'
 
 export type { ClaudeAccount, ClaudeAccountInput, ClaudeOAuth } from './claude'
+
+/** What the scheduler reads of an API key: its dedicated account and whether the pool may stand in. */
+export interface DedicatedBinding { claudeAccountId: string | null, dedicatedFallback?: boolean }
 
 let pool: AccountPool<claude.ClaudeAccount> | undefined
 let sticky: StickySessions | undefined
@@ -84,18 +87,23 @@ export const claudeAccounts = {
     return gone
   },
   /**
-   * The key's dedicated account when it has one (no pool fallback), else the pool's pick;
-   * `exclude` holds accounts this request already tried.
+   * The key's dedicated account when it has one (the pool only when the key allows the fallback),
+   * else the pool's pick; `exclude` holds accounts this request already tried.
    */
-  async pickFor(key: { claudeAccountId: string | null }, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
+  async pickFor(key: DedicatedBinding, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
     const usable = (a: claude.ClaudeAccount | undefined) => (a && a.isActive && isAvailable(a.state) && !exclude?.has(a.id) ? a : null)
-    if (key.claudeAccountId) return usable((await useClaudePool().all()).find(a => a.id === key.claudeAccountId))
     const all = await useClaudePool().all()
+    if (key.claudeAccountId) {
+      const dedicated = usable(all.find(a => a.id === key.claudeAccountId))
+      if (dedicated || !key.dedicatedFallback) return dedicated
+      // The fallback draws from the shared pool only, never another key's dedicated account.
+      return useClaudePool().pick(exclude)
+    }
     const degraded = degradedAmong(all)
     if (session && useConfig().stickyTtlMs) {
       const boundId = await useSticky().get(session)
       // A degraded account loses its conversations to healthier peers.
-      const bound = boundId && !degraded.has(boundId) ? usable(all.find(a => a.id === boundId)) : null
+      const bound = boundId && !degraded.has(boundId) ? usable(all.find(a => a.id === boundId && a.accountType !== 'dedicated')) : null
       if (bound) {
         useClaudePool().lastUsed.set(bound.id, Date.now())
         return bound
@@ -107,6 +115,13 @@ export const claudeAccounts = {
     }
     return useClaudePool().pick(exclude)
   },
+  /** Keep the 5-hour session window an answer reported (written only when it changed). */
+  noteWindow(account: claude.ClaudeAccount, headers: Record<string, string | string[] | undefined>) {
+    const w = windowFromHeaders(headers)
+    if (!w || (account.sessionWindow?.status === w.status && account.sessionWindow.resetAt === w.resetAt)) return
+    account.sessionWindow = w
+    void writeWindow(useRedis(), 'claude', account.id, w).catch(() => {})
+  },
   /** Report one upstream attempt of an account (ok: answered without an account-level error). */
   recordAttempt: (accountId: string, ok: boolean, ttfbMs: number) => health.record(accountId, ok, ttfbMs),
   /** Bind a conversation to the account that served it (moves with failover). */
@@ -114,8 +129,10 @@ export const claudeAccounts = {
     if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)
   },
   /** Why no account can serve right now (for the client's error message). */
-  async unavailableReasons(key: { claudeAccountId: string | null }): Promise<string> {
-    const all = (await useClaudePool().all()).filter(a => a.isActive && (!key.claudeAccountId || a.id === key.claudeAccountId))
+  async unavailableReasons(key: DedicatedBinding): Promise<string> {
+    const onlyDedicated = key.claudeAccountId && !key.dedicatedFallback
+    const all = (await useClaudePool().all()).filter(a => a.isActive
+      && (a.id === key.claudeAccountId || (!onlyDedicated && a.accountType !== 'dedicated')))
     if (all.length === 0) {
       return key.claudeAccountId
         ? 'the Claude account dedicated to this API key is not available: disabled or deleted'

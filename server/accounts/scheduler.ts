@@ -5,12 +5,14 @@ export interface Schedulable {
   id: string
   priority: number
   isActive: boolean
+  /** A dedicated account serves only the keys bound to it, never the pool. */
+  accountType?: 'shared' | 'dedicated'
   state?: AccountStateRecord
 }
 
 /**
- * Pick from the pool: active accounts not in a running state (rate limited, overloaded, …) and not
- * in `exclude` (already tried for this request), lowest `priority` first, then least recently used
+ * Pick from the pool: active shared accounts not in a running state (rate limited, overloaded, …)
+ * and not in `exclude` (already tried for this request), lowest `priority` first, then least recently used
  * (by this process's `lastUsed` clock; ties broken by id so the choice is deterministic).
  * Marks the chosen account used at `now`. Returns null when no account can serve.
  */
@@ -19,7 +21,7 @@ export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastU
   let bestUsed = 0
   let newest = 0
   for (const a of accounts) {
-    if (!a.isActive || !isAvailable(a.state, now) || exclude?.has(a.id)) continue
+    if (!a.isActive || a.accountType === 'dedicated' || !isAvailable(a.state, now) || exclude?.has(a.id)) continue
     const used = lastUsed.get(a.id) ?? 0
     if (used > newest) newest = used
     if (!best || a.priority < best.priority || (a.priority === best.priority && (used < bestUsed || (used === bestUsed && a.id < best.id)))) {

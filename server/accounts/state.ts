@@ -7,6 +7,8 @@ export interface AccountStateRecord {
   reason: string
   since: number
   until: number
+  /** Consecutive failures behind this state (token refreshes back off on it). */
+  failures?: number
 }
 
 /** Knobs for how long each state lasts (from config). */
@@ -78,4 +80,32 @@ export async function readStates(redis: Redis, platform: string): Promise<Map<st
 export async function writeState(redis: Redis, platform: string, id: string, s: AccountStateRecord | null): Promise<void> {
   if (s) await redis.hset(rk.accountStates(), field(platform, id), JSON.stringify(s))
   else await redis.hdel(rk.accountStates(), field(platform, id))
+}
+
+/** The 5-hour session window Anthropic reports for subscription accounts. */
+export interface SessionWindow { status: string, resetAt: string | null, seenAt: string }
+
+/** The window from a response's `anthropic-ratelimit-unified-5h-*` headers (null when absent). */
+export function windowFromHeaders(headers: Record<string, string | string[] | undefined>, now = Date.now()): SessionWindow | null {
+  const status = header(headers, 'anthropic-ratelimit-unified-5h-status')
+  if (!status) return null
+  const reset = Number(header(headers, 'anthropic-ratelimit-unified-5h-reset'))
+  return { status, resetAt: reset > 0 ? new Date(reset * 1000).toISOString() : null, seenAt: new Date(now).toISOString() }
+}
+
+export async function readWindows(redis: Redis, platform: string): Promise<Map<string, SessionWindow>> {
+  const all = await redis.hgetall(rk.accountWindows())
+  const out = new Map<string, SessionWindow>()
+  for (const [f, json] of Object.entries(all)) {
+    if (!f.startsWith(`${platform}:`)) continue
+    try {
+      out.set(f.slice(platform.length + 1), JSON.parse(json))
+    }
+    catch { /* ignore a corrupt entry */ }
+  }
+  return out
+}
+
+export async function writeWindow(redis: Redis, platform: string, id: string, w: SessionWindow): Promise<void> {
+  await redis.hset(rk.accountWindows(), field(platform, id), JSON.stringify(w))
 }

@@ -34,6 +34,7 @@ const apiKeyFields = z.object({
   tokenLimit: count('tokenLimit').optional(),
   claudeAccountId: z.string().uuid('claudeAccountId must be an account id (UUID)').nullable().optional(),
   geminiAccountId: z.string().uuid('geminiAccountId must be an account id (UUID)').nullable().optional(),
+  dedicatedFallback: z.boolean({ error: 'dedicatedFallback must be true or false' }).optional(),
 }).strict()
 
 export const ApiKeyCreateSchema = apiKeyFields.superRefine((k, ctx) => {
@@ -72,6 +73,7 @@ const accountFields = {
   description: z.string().max(500).optional(),
   priority: z.number().int().min(0).max(1000).optional(),
   isActive: z.boolean().optional(),
+  accountType: z.enum(['shared', 'dedicated'], { error: 'accountType must be shared (the pool) or dedicated (only keys bound to it)' }).optional(),
   proxy: proxySchema.optional(),
 }
 

@@ -31,6 +31,8 @@ export interface ApiKeySettings {
   tokenLimit: number
   claudeAccountId: string | null
   geminiAccountId: string | null
+  /** When the dedicated account cannot serve, let the shared pool serve instead (off by default). */
+  dedicatedFallback: boolean
 }
 
 /** An API key as stored: settings plus system fields (never the plaintext key, only its HMAC). */
@@ -56,7 +58,7 @@ const DEFAULTS: ApiKeySettings = {
   name: '', description: '', tags: [], isActive: true, expiresAt: null, activationDays: 0, permissions: 'all',
   allowedModels: [], blockedModels: [], allowedClients: [], rateLimitWindow: 0, rateLimitRequests: 0,
   rateLimitTokens: 0, rateLimitCost: 0, concurrencyLimit: 0, dailyCostLimit: 0, weeklyCostLimit: 0,
-  totalCostLimit: 0, tokenLimit: 0, claudeAccountId: null, geminiAccountId: null,
+  totalCostLimit: 0, tokenLimit: 0, claudeAccountId: null, geminiAccountId: null, dedicatedFallback: false,
 }
 
 // How each field is kept in the Redis hash: the type of its default decides the codec.

@@ -10,6 +10,8 @@ export const rk = {
   claudeAccountIndex: () => 'claude_account_index',
   /** `{platform}:{accountId}` → JSON state (rate_limited, overloaded, blocked, error, cooldown). */
   accountStates: () => 'account_state',
+  /** `{platform}:{accountId}` → JSON of the 5-hour session window Anthropic last reported. */
+  accountWindows: () => 'account_window',
   /** Sticky session: the account a key's conversation is bound to. */
   sticky: (keyId: string, hash: string) => `sticky:${keyId}:${hash}`,
   admin: (id: string) => `admin:${id}`,

@@ -111,6 +111,53 @@ describe('account states and failover', () => {
     expect(msg).toMatch(/B: overloaded until/)
   })
 
+  it('the 5-hour session window Anthropic reports shows on the account', async () => {
+    const reset = Math.ceil(Date.now() / 1000) + 4 * 3600
+    upA.behaviour.headers = { 'anthropic-ratelimit-unified-5h-status': 'allowed_warning', 'anthropic-ratelimit-unified-5h-reset': String(reset) }
+    expect((await send()).status).toBe(200)
+    const w = (await server.admin<AccountView & { sessionWindow: { status: string, resetAt: string, seenAt: string } | null }>('GET', `/api/admin/claude-accounts/${a}`)).body.sessionWindow
+    expect(w).toMatchObject({ status: 'allowed_warning', resetAt: new Date(reset * 1000).toISOString() })
+    expect(Math.abs(Date.parse(w!.seenAt) - Date.now())).toBeLessThan(10_000)
+    // B never reported one.
+    expect((await server.admin<{ sessionWindow: unknown }>('GET', `/api/admin/claude-accounts/${b}`)).body.sessionWindow).toBeNull()
+    // The next answer's window replaces it.
+    upA.behaviour.headers = { 'anthropic-ratelimit-unified-5h-status': 'rejected', 'anthropic-ratelimit-unified-5h-reset': String(reset + 60) }
+    expect((await send()).status).toBe(200)
+    const list = (await server.admin<{ items?: unknown[] } | unknown[]>('GET', '/api/admin/claude-accounts')).body
+    const items = (Array.isArray(list) ? list : list.items ?? []) as { id: string, sessionWindow: { status: string } | null }[]
+    expect(items.find(x => x.id === a)?.sessionWindow).toMatchObject({ status: 'rejected' })
+  })
+
+  it('a dedicated account serves only the keys bound to it; the pool never lands on it', async () => {
+    const c = (await server.createConsoleAccount(upA.url, { name: 'C-dedicated', priority: 0, apiKey: 'sk-ant-api03-account-c' })).id
+    try {
+      expect((await server.admin('PUT', `/api/admin/claude-accounts/${c}`, { accountType: 'dedicated' })).status).toBe(200)
+      const bound = await server.createKey({ name: 'tenant', claudeAccountId: c })
+      // Priority 0 would win the pool, but the pool skips a dedicated account.
+      for (let i = 0; i < 3; i++) expect((await send()).status).toBe(200)
+      expect(upA.requests.map(r => r.headers['x-api-key'])).toEqual(Array(3).fill('sk-ant-api03-account-a'))
+      expect((await send(bound.apiKey)).status).toBe(200)
+      expect(upA.last()?.headers['x-api-key']).toBe('sk-ant-api03-account-c')
+      const bad = await server.admin<{ message: string }>('PUT', `/api/admin/claude-accounts/${c}`, { accountType: 'private' })
+      expect(bad.status).toBe(400)
+      expect(bad.body.message).toMatch(/accountType/)
+    }
+    finally {
+      await server.admin('DELETE', `/api/admin/claude-accounts/${c}`)
+    }
+  })
+
+  it('dedicatedFallback: a bound key falls back to the shared pool when its account is down', async () => {
+    const key = await server.createKey({ name: 'bound-with-fallback', claudeAccountId: a, dedicatedFallback: true })
+    upA.behaviour.mode = 'error'
+    upA.behaviour.error = { status: 529, type: 'overloaded_error', message: 'Overloaded' }
+    expect((await send(key.apiKey)).status).toBe(200)
+    expect(upB.requests).toHaveLength(1)
+    expect((await send(key.apiKey)).status).toBe(200) // A overloaded: straight to B
+    expect(upA.requests).toHaveLength(1)
+    expect(upB.requests).toHaveLength(2)
+  })
+
   it('a key bound to A does not fall back to B', async () => {
     const bound = await server.createKey({ name: 'bound', claudeAccountId: a })
     upA.behaviour.mode = 'error'

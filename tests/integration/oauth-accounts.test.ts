@@ -443,6 +443,25 @@ describe('Claude OAuth accounts', () => {
     })
   })
 
+  describe('refresh failure that may pass (token endpoint 500)', () => {
+    it('the account waits 30 s, then 60 s after a second failure in a row (backoff), and a success clears it', async () => {
+      const account = await importAccount({ expiresAt: Date.now() + 3600_000 })
+      tokens.failNext(2, 500)
+      const waits: number[] = []
+      for (let i = 0; i < 2; i++) {
+        expect((await server.admin('POST', `/api/admin/claude-accounts/${account.id}/refresh`)).status).toBeGreaterThanOrEqual(400)
+        const s = (await view(account.id)).status as { state: string, since: string, until: string }
+        expect(s.state).toBe('error')
+        waits.push(Date.parse(s.until) - Date.parse(s.since))
+      }
+      expect(waits).toEqual([30_000, 60_000])
+      const ok = await server.admin<AccountView>('POST', `/api/admin/claude-accounts/${account.id}/refresh`)
+      expect(ok.status).toBe(200)
+      expect(ok.body.status.state).toBe('active')
+      expect(tokens.refreshCount).toBe(3)
+    })
+  })
+
   describe('POST /api/admin/claude-accounts/:id/refresh', () => {
     it('a healthy OAuth account: refreshed now, expiry moves forward, requests use the new token', async () => {
       const account = await importAccount({ expiresAt: Date.now() + 30 * 60_000 })

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { request } from 'undici'
-import { claudeAccounts, type ClaudeAccount } from '../../accounts'
+import { claudeAccounts, type ClaudeAccount, type DedicatedBinding } from '../../accounts'
 import { stateFromFailure, stateFromResponse } from '../../accounts/state'
 import type { SessionRef } from '../../accounts/sticky'
 import { useConfig } from '../../config'
@@ -135,10 +135,11 @@ interface Buffered { status: number, headers: Record<string, string>, body: Buff
  * Forward to `first`, failing over while nothing has reached the client: a 429/529/5xx/401, an
  * organization-disabled 403, a connection error or a timeout marks the account (rate limited,
  * overloaded, cooldown, error, blocked) and the next account is tried, up to MAX_RETRIES accounts;
- * then the last error is answered. A key's dedicated account has no fallback.
+ * then the last error is answered. A key's dedicated account falls back to the shared pool only when
+ * the key's `dedicatedFallback` allows it.
  */
 export interface ForwardRequest {
-  key: { claudeAccountId: string | null }
+  key: DedicatedBinding
   /** The conversation, for sticky routing (null: none). */
   session: SessionRef | null
   first: ClaudeAccount
@@ -192,6 +193,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     }
     done.status = up.statusCode
     claudeAccounts.recordAttempt(account.id, up.statusCode < 500 && up.statusCode !== 429, performance.now() - sentAt)
+    claudeAccounts.noteWindow(account, up.headers)
     if (up.statusCode === 401 && account.type === 'oauth' && !refreshedAfter401) {
       // The token may have been revoked or rotated elsewhere: refresh once and retry this account.
       await readBounded(up.body, MAX_ERROR_BODY)
