@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type Redis from 'ioredis'
 import { decryptSecret, encryptSecret } from '../crypto'
 import { rk } from '../store/keys'
-import { redactProxyUrl } from '../upstream/dispatchers'
+import { redactProxyUrl } from '../upstream/proxy-url'
 import { type AccountStateRecord, effectiveState, readStates, readWindows, type SessionWindow } from './state'
 
 /** OAuth tokens of a subscription account (decrypted in memory only) and what the provider told us. */

@@ -1,9 +1,10 @@
 import { useConfig } from '../config'
+import { useLogger } from '../logging'
 import { publish, subscribe, useRedis } from '../store/redis'
 import { channels } from '../store/keys'
-import { dropDispatcher } from '../upstream/dispatchers'
 import * as claude from './claude'
 import { AccountHealth } from './health'
+import { claudePooled, usePools } from './pools'
 import { ensureFreshToken, type RefreshDeps } from './claude-oauth'
 import { AccountPool } from './scheduler'
 import { type SessionRef, StickySessions } from './sticky'
@@ -23,7 +24,8 @@ let degradedCache = { at: 0, ids: new Set<string>() }
 function degradedAmong(accounts: claude.ClaudeAccount[], now = Date.now()): Set<string> {
   if (now - degradedCache.at < 500) return degradedCache.ids
   const ids = accounts.filter(a => a.isActive && isAvailable(a.state, now)).map(a => a.id)
-  degradedCache = { at: now, ids: new Set(ids.filter(id => health.degraded(id, ids))) }
+  // A pool that cannot connect (proxy down) counts as degraded too: its account is tried last.
+  degradedCache = { at: now, ids: new Set(ids.filter(id => health.degraded(id, ids) || usePools().isDown(id))) }
   return degradedCache.ids
 }
 const useSticky = () => (sticky ??= new StickySessions(useRedis, useConfig().stickyTtlMs))
@@ -34,7 +36,7 @@ function useClaudePool(): AccountPool<claude.ClaudeAccount> {
     subscribe(channels.invalidate, (msg) => {
       if (msg.startsWith('claude_account:')) {
         p.invalidate()
-        dropDispatcher(msg.slice('claude_account:'.length))
+        void syncPool(msg.slice('claude_account:'.length))
       }
       // A state change keeps the account's warm connections: only the pool is reloaded.
       else if (msg.startsWith('claude_account_state:')) p.invalidate()
@@ -46,8 +48,19 @@ function useClaudePool(): AccountPool<claude.ClaudeAccount> {
 
 async function changed(id: string): Promise<void> {
   useClaudePool().invalidate()
-  dropDispatcher(id)
+  void syncPool(id)
   await publish(channels.invalidate, `claude_account:${id}`)
+}
+
+/** Create, re-warm or drop the account's connection pool after it changed (here or elsewhere). */
+async function syncPool(id: string): Promise<void> {
+  try {
+    const account = await claude.getClaudeAccount(useRedis(), enc(), id)
+    await (account ? usePools().ensure(claudePooled(account)) : usePools().drop(id))
+  }
+  catch (err) {
+    useLogger().warn({ accountId: id, reason: (err as Error).message }, 'connection pool not updated')
+  }
 }
 
 const enc = () => useConfig().secrets.encryptionKey
@@ -80,6 +93,7 @@ export const claudeAccounts = {
   async remove(id: string) {
     const gone = await claude.deleteClaudeAccount(useRedis(), id)
     if (gone) {
+      await usePools().drop(id)
       await changed(id)
       sticky?.dropAccount(id)
       health.forget(id)
@@ -123,7 +137,16 @@ export const claudeAccounts = {
     void writeWindow(useRedis(), 'claude', account.id, w).catch(() => {})
   },
   /** Report one upstream attempt of an account (ok: answered without an account-level error). */
-  recordAttempt: (accountId: string, ok: boolean, ttfbMs: number) => health.record(accountId, ok, ttfbMs),
+  recordAttempt(accountId: string, ok: boolean, ttfbMs: number) {
+    health.record(accountId, ok, ttfbMs)
+    usePools().noteRequest(accountId, ttfbMs, ok)
+  },
+  /** The undici dispatcher for a request of this account: its warm connection pool. */
+  dispatcherFor: (account: claude.ClaudeAccount) => usePools().dispatcherFor(claudePooled(account)),
+  /** Create and warm a pool for every active account (boot). */
+  async warmPools() {
+    await usePools().sync((await useClaudePool().all()).map(claudePooled))
+  },
   /** Bind a conversation to the account that served it (moves with failover). */
   bindSession(session: SessionRef | null, accountId: string) {
     if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)

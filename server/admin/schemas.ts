@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { CLIENT_IDS, type ClientId } from '../keys/access'
-import { parseProxyUrl } from '../upstream/dispatchers'
+import { parseProxyUrl } from '../upstream/proxy-url'
 
 /** Route params `:id` (uuid). */
 export const IdParamsSchema = z.object({ id: z.string().uuid({ error: 'id must be a UUID' }) })

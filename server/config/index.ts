@@ -56,6 +56,14 @@ const EnvSchema = z.object({
   OAUTH_REFRESH_AHEAD_MINUTES: int(10, 0),
   STICKY_SESSION_TTL_SECONDS: int(3600, 0),
   OAUTH_REFRESH_INTERVAL_SECONDS: int(60, 0),
+  POOL_WARM_CONNECTIONS: int(3, 0),
+  POOL_MAX_CONNECTIONS: int(64, 1),
+  POOL_IDLE_SECONDS: int(60, 1),
+  POOL_MAX_AGE_MINUTES: int(30, 1),
+  POOL_HEALTH_CHECK_SECONDS: int(300, 0),
+  POOL_SAMPLE_SECONDS: int(30, 0),
+  POOL_RECONNECT_MAX_SECONDS: int(16, 1),
+  UPSTREAM_CA_FILE: z.string().optional(),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -115,6 +123,16 @@ function parseConfig(env: Record<string, string | undefined>) {
       rateLimitedDefaultMs: e.ACCOUNT_RATE_LIMIT_SECONDS * 1000,
     },
     stickyTtlMs: e.STICKY_SESSION_TTL_SECONDS * 1000,
+    pools: {
+      warm: e.POOL_WARM_CONNECTIONS,
+      max: Math.max(e.POOL_MAX_CONNECTIONS, e.POOL_WARM_CONNECTIONS),
+      idleMs: e.POOL_IDLE_SECONDS * 1000,
+      maxAgeMs: e.POOL_MAX_AGE_MINUTES * 60_000,
+      healthCheckMs: e.POOL_HEALTH_CHECK_SECONDS * 1000,
+      sampleMs: e.POOL_SAMPLE_SECONDS * 1000,
+      backoffMaxMs: e.POOL_RECONNECT_MAX_SECONDS * 1000,
+    },
+    upstreamCaFile: e.UPSTREAM_CA_FILE ?? null,
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis'
 import type { Config } from '../config'
 import { safeEqual } from '../crypto'
-import { parseProxyUrl } from '../upstream/dispatchers'
+import { parseProxyUrl } from '../upstream/proxy-url'
 import { parseCodeInput } from './code-input'
 import { OAuthError } from './errors'
 import { createPkce, createState } from './pkce'

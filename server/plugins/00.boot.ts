@@ -1,5 +1,4 @@
 import { ConfigError, useConfig } from '../config'
-import { closeDispatchers } from '../upstream/dispatchers'
 import { bootstrapAdmin } from '../admin/users'
 import { useLogger } from '../logging'
 import { closeRedis, createRedis, setRedis } from '../store/redis'
@@ -14,8 +13,8 @@ function fail(lines: string[]): never {
 
 /**
  * Process start: validate config (exit naming the variable), connect Redis (exit naming
- * REDIS_URL / REDIS_HOST when it does not answer), create the first admin. Shutdown: close
- * upstream pools, then quit Redis.
+ * REDIS_URL / REDIS_HOST when it does not answer), create the first admin. Shutdown: quit Redis
+ * (the connection pools close in their own plugin).
  */
 export default defineNitroPlugin((nitroApp) => {
   let cfg
@@ -53,7 +52,6 @@ export default defineNitroPlugin((nitroApp) => {
     })
 
   nitroApp.hooks.hook('close', async () => {
-    await closeDispatchers()
     await closeRedis()
   })
 })

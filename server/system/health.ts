@@ -1,9 +1,13 @@
 import { useRedis } from '../store/redis'
 import { version } from '../../package.json'
+import { usePools } from '../accounts/pools'
 
 const started = Date.now()
 
-/** Liveness of each component; Redis down makes the whole service unhealthy. */
+/**
+ * Liveness of each component: Redis down makes the whole service unhealthy; a connection pool that
+ * cannot connect makes it degraded (totals only: no account names or proxy hosts).
+ */
 export async function healthReport() {
   const t0 = performance.now()
   let redis: { status: 'healthy' | 'unhealthy', latencyMs: number, error?: string }
@@ -17,9 +21,10 @@ export async function healthReport() {
   catch (err) {
     redis = { status: 'unhealthy', latencyMs: Math.round(performance.now() - t0), error: (err as Error).message }
   }
+  const connectionPools = usePools().summary()
   return {
-    status: redis.status === 'healthy' ? 'healthy' : 'unhealthy',
-    components: { redis },
+    status: redis.status !== 'healthy' ? 'unhealthy' : connectionPools.status === 'healthy' ? 'healthy' : 'degraded',
+    components: { redis, connectionPools },
     version,
     uptime: Math.round((Date.now() - started) / 1000),
   }

@@ -1,4 +1,4 @@
-import { redactProxyUrl } from './dispatchers'
+import { redactProxyUrl } from './proxy-url'
 
 /** A failure before any upstream response, protocol-neutral (each protocol renders its shape). */
 export interface UpstreamFailure { status: 502 | 504, message: string, proxyFault: boolean }

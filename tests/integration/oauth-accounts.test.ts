@@ -205,8 +205,12 @@ describe('Claude OAuth accounts', () => {
       expect(req.body).toMatchObject({ grant_type: 'authorization_code', client_id: env.CLAUDE_OAUTH_CLIENT_ID, code: a.code, redirect_uri: env.CLAUDE_OAUTH_REDIRECT_URI, state: a.state })
       expect(sha256(req.body.code_verifier as string)).toBe(a.challenge)
       // …carried by a tunnel of the session's proxy, authenticated.
-      expect(socks.connections).toEqual([expect.objectContaining({ target: `127.0.0.1:${tokens.port}`, user: 'socks-user' })])
-      expect(req.remotePort).toBe(socks.connections[0]!.localPort)
+      const toTokenEndpoint = socks.connections.filter(t => t.target === `127.0.0.1:${tokens.port}`)
+      expect(toTokenEndpoint).toEqual([expect.objectContaining({ user: 'socks-user' })])
+      expect(req.remotePort).toBe(toTokenEndpoint[0]!.localPort)
+      // The new account's pool warmed its connections to the Messages API through the same proxy.
+      await pollUntil(async () => socks.connections.filter(t => t.target === new URL(upstream.url).host).length, n => n === 3, 3000)
+      expect(socks.connections.every(t => t.user === 'socks-user')).toBe(true)
 
       // No token, code, verifier or proxy password in the answer.
       for (const s of [/fake-access-/, /fake-refresh-/, a.code, req.body.code_verifier as string, socks.auth!.pass]) expect(res.body).not.toMatch(s)
@@ -221,12 +225,12 @@ describe('Claude OAuth accounts', () => {
       expect(twice.body.message).toMatch(/session/i)
       expect(tokens.requests).toHaveLength(1)
 
-      // And the account relays through that proxy with the token it was issued.
-      socks.reset()
+      // And the account relays through that proxy (over a warm tunnel) with the token it was issued.
       const relayed = await send(await boundKey(account.id))
       expect(relayed.status).toBe(200)
       expect(bearerOf(upstream.last())).toMatch(/^Bearer fake-access-\d+$/)
-      expect(socks.connections.map(c => c.target)).toContain(upstream.url.replace('http://', ''))
+      const tunnel = socks.connections.find(c => c.localPort === upstream.last().remotePort)
+      expect(tunnel?.target).toBe(new URL(upstream.url).host)
     })
   })
 

@@ -50,8 +50,8 @@ describe('relay through per-account proxies', () => {
   }
 
   /**
-   * Make exactly these accounts active. Each is PUT even if already active: that drops its cached
-   * dispatcher, so the test's requests open fresh tunnels the proxies record after their reset.
+   * Make exactly these accounts active (each PUT even if already active; an unchanged proxy keeps
+   * the account's warm connections, which `earlierTunnels` remembers).
    */
   async function only(...names: string[]): Promise<void> {
     for (const name of active) {
@@ -75,10 +75,22 @@ describe('relay through per-account proxies', () => {
     expect(res.body).toBe(stream ? sseEvents(upstream.behaviour).join('') : jsonMessage(upstream.behaviour))
   }
 
+  /**
+   * Tunnels recorded before a reset, by the local port they left from: an account that stays active
+   * keeps its warm connections across a reset, and its requests still travel through them.
+   */
+  const earlierTunnels = new Map<number, ProxyName>()
+  function resetProxies(): void {
+    for (const [name, p] of Object.entries(proxies)) {
+      for (const t of p.connections) earlierTunnels.set(t.localPort, name as ProxyName)
+      p.reset()
+    }
+  }
+
   /** Which proxy carried a request the upstream received: the one whose tunnel left from its remote port. */
   function routeOf(req: RecordedRequest): ProxyName | 'direct' {
     const hit = Object.entries(proxies).find(([, p]) => p.connections.some(t => t.localPort === req.remotePort))
-    return hit ? hit[0] as ProxyName : 'direct'
+    return hit ? hit[0] as ProxyName : earlierTunnels.get(req.remotePort ?? -1) ?? 'direct'
   }
 
   const accountOf = (req: RecordedRequest) => Object.keys(accounts).find(n => accounts[n]!.upstreamKey === req.headers['x-api-key'])
@@ -110,7 +122,7 @@ describe('relay through per-account proxies', () => {
   })
   beforeEach(() => {
     upstream.reset()
-    for (const p of allProxies) p.reset()
+    resetProxies()
   })
   // An upstream error in one test leaves the account cooling down: give every test a clean pool.
   beforeEach(() => server.resetAccountStates())
@@ -177,7 +189,7 @@ describe('relay through per-account proxies', () => {
       expectQuietExcept(a)
 
       upstream.reset()
-      for (const p of allProxies) p.reset()
+      resetProxies()
       await only(b)
       await relayed(true)
       await relayed(false)
@@ -187,7 +199,7 @@ describe('relay through per-account proxies', () => {
 
       // Both active, concurrent requests: the scheduler alternates, each account keeps to its proxy.
       upstream.reset()
-      for (const p of allProxies) p.reset()
+      resetProxies()
       await only(a, b)
       await Promise.all(Array.from({ length: 8 }, (_, i) => relayed(i % 2 === 0)))
       expect(upstream.requests).toHaveLength(8)

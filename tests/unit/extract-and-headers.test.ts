@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { extractApiKey } from '../../server/keys/extract'
 import { headerAllowList } from '../../server/upstream/headers'
-import { parseProxyUrl, redactProxyUrl } from '../../server/upstream/dispatchers'
+import { parseProxyUrl, redactProxyUrl } from '../../server/upstream/proxy-url'
 
 describe('extractApiKey', () => {
   it.each<[string, IncomingHttpHeaders, string | undefined, string | null]>([

@@ -6,7 +6,6 @@ import { stateFromFailure, stateFromResponse } from '../../accounts/state'
 import type { SessionRef } from '../../accounts/sticky'
 import { useConfig } from '../../config'
 import { useLogger } from '../../logging'
-import { dispatcherFor } from '../../upstream/dispatchers'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
 import { sseErrorEvent } from './errors'
@@ -177,7 +176,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     try {
       up = await request(upstreamUrl(baseUrl(account, cfg.claude.apiUrl), path, req.url), {
         method: 'POST', headers: upstreamHeaders(req, account, raw.length), body: raw, signal: ac.signal,
-        dispatcher: dispatcherFor(account.id, account.proxy), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
+        dispatcher: claudeAccounts.dispatcherFor(account), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
       })
     }
     catch (err) {

@@ -1,0 +1,330 @@
+import type { Socket } from 'node:net'
+import { Client, Dispatcher } from 'undici'
+import type { Connector, Target } from './connect'
+
+/** How a pool behaves (from config: POOL_*). */
+export interface PoolOptions {
+  /** Connections kept open ahead of requests (TCP, proxy handshake, TLS done). */
+  warm: number
+  /** Upper bound of connections per origin; beyond it requests queue on the least busy one. */
+  max: number
+  /** On-demand connections beyond the warm ones close after this long idle. */
+  idleMs: number
+  /** Connections older than this are replaced when idle. */
+  maxAgeMs: number
+  /** Reconnect backoff cap: 1, 2, 4, 8, 16 s … */
+  backoffMaxMs: number
+}
+
+export type PoolEvent = 'connected' | 'disconnected' | 'error' | 'reconnected'
+export type PoolListener = (event: PoolEvent, detail: { origin: string, error?: string, handshakeMs?: number }) => void
+
+const SAMPLES = 50
+
+/** A small ring of recent latencies (ms). */
+class Latency {
+  private readonly v: number[] = []
+  private i = 0
+  add(ms: number) {
+    if (this.v.length < SAMPLES) this.v.push(ms)
+    else this.v[this.i++ % SAMPLES] = ms
+  }
+
+  summary() {
+    if (!this.v.length) return null
+    const s = [...this.v].sort((a, b) => a - b)
+    const r = (x: number) => Math.round(x * 10) / 10
+    return { avg: r(s.reduce((a, b) => a + b, 0) / s.length), p50: r(s[Math.floor(s.length / 2)]!), max: r(s[s.length - 1]!), samples: s.length }
+  }
+}
+
+/** The delay before the n-th reconnect attempt in a row (n ≥ 1): 1, 2, 4, 8, 16 s …, capped. */
+export const reconnectDelay = (attempt: number, capMs: number) => Math.min(1000 * 2 ** Math.max(0, attempt - 1), capMs)
+
+/**
+ * One connection of a pool: an undici Client (one socket, no pipelining) that takes a socket we
+ * opened ahead of time when it has one (`ready`), else opens a fresh one through the connector.
+ */
+class Slot {
+  readonly client: Client
+  /** A connected socket waiting for the client's first (or next) connect. */
+  ready: Socket | null = null
+  warming: Promise<void> | null = null
+  /** When the socket in use (or ready) was opened; 0 when none. */
+  openedAt = 0
+  lastActive = Date.now()
+  retired = false
+
+  constructor(private readonly pool: OriginPool, readonly warm: boolean) {
+    this.client = new Client(pool.origin, {
+      connect: (opts, cb) => {
+        const taken = this.take()
+        // Never call back synchronously: undici's client is still inside its resume loop.
+        if (taken) return void process.nextTick(cb, null, taken)
+        pool.open().then(({ socket }) => {
+          this.openedAt = Date.now()
+          cb(null, socket)
+        }, err => cb(err as Error, null))
+      },
+      keepAliveTimeout: pool.opts.idleMs,
+      keepAliveMaxTimeout: pool.opts.maxAgeMs,
+    })
+    this.client.on('disconnect', () => {
+      this.openedAt = 0
+      pool.emit('disconnected')
+      // A warm slot opens its next socket now, so the next request finds one ready.
+      if (this.warm && !this.retired) this.refill()
+    })
+  }
+
+  /** Hand the ready socket to the client (if it is still usable). */
+  private take(): Socket | null {
+    const s = this.ready
+    this.ready = null
+    if (!s || s.destroyed || !s.writable) return null
+    s.removeAllListeners('close')
+    return s
+  }
+
+  get busy() {
+    return this.client.stats.size > 0
+  }
+
+  get open() {
+    return this.client.stats.connected || !!this.ready
+  }
+
+  /** Open a socket ahead of need (retrying with backoff while the slot is warm). */
+  refill(): Promise<void> {
+    if (this.warming || this.ready || this.client.stats.connected || this.retired) return this.warming ?? Promise.resolve()
+    this.warming = this.pool.openWithBackoff(() => this.retired || this.client.stats.connected).then((opened) => {
+      this.warming = null
+      if (!opened) return
+      if (this.retired || this.client.stats.connected) return void opened.socket.destroy()
+      const { socket } = opened
+      this.ready = socket
+      this.openedAt = Date.now()
+      socket.on('error', () => {})
+      // The server or proxy closed it before any request used it: open another.
+      socket.once('close', () => {
+        if (this.ready !== socket) return
+        this.ready = null
+        this.openedAt = 0
+        this.pool.emit('disconnected')
+        if (!this.retired) void this.refill()
+      })
+    })
+    return this.warming
+  }
+
+  async retire(): Promise<void> {
+    this.retired = true
+    this.ready?.destroy()
+    this.ready = null
+    await this.client.close().catch(() => this.client.destroy())
+  }
+}
+
+/** Counters one origin pool keeps (events and latencies). */
+interface Counters { connects: number, connectErrors: number, disconnects: number, reconnects: number, requests: number, requestErrors: number, rotated: number }
+
+/** The connections of one account to one upstream origin. */
+export class OriginPool {
+  readonly slots: Slot[] = []
+  private rr = 0
+  readonly counters: Counters = { connects: 0, connectErrors: 0, disconnects: 0, reconnects: 0, requests: 0, requestErrors: 0, rotated: 0 }
+  readonly handshake = new Latency()
+  readonly requestLatency = new Latency()
+  lastError: { message: string, at: string } | null = null
+  lastConnectOk = true
+  /** Consecutive failed connection attempts (drives the backoff). */
+  failures = 0
+  private readonly target: Target
+  closed = false
+
+  constructor(readonly origin: string, readonly opts: PoolOptions, private readonly connector: Connector, private readonly listener: PoolListener, readonly warmTarget: number) {
+    const u = new URL(origin)
+    this.target = { protocol: u.protocol, hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port }
+    for (let i = 0; i < warmTarget; i++) this.slots.push(new Slot(this, true))
+  }
+
+  emit(event: PoolEvent, extra: { error?: string, handshakeMs?: number } = {}) {
+    if (event === 'disconnected') this.counters.disconnects++
+    this.listener(event, { origin: this.origin, ...extra })
+  }
+
+  /** Open one connection now (measured; counted; errors recorded and rethrown). */
+  async open(): Promise<{ socket: Socket, ms: number }> {
+    const t0 = performance.now()
+    try {
+      const socket = await this.connector(this.target)
+      const ms = performance.now() - t0
+      this.handshake.add(ms)
+      this.counters.connects++
+      if (this.failures > 0) {
+        this.counters.reconnects++
+        this.emit('reconnected', { handshakeMs: ms })
+      }
+      else this.emit('connected', { handshakeMs: ms })
+      this.failures = 0
+      this.lastConnectOk = true
+      return { socket, ms }
+    }
+    catch (err) {
+      this.counters.connectErrors++
+      this.failures++
+      this.lastConnectOk = false
+      const message = describeError(err)
+      this.lastError = { message, at: new Date().toISOString() }
+      this.emit('error', { error: message })
+      throw err
+    }
+  }
+
+  /** Open a connection, retrying after 1, 2, 4 … s while it fails; null once `stop()` says so. */
+  async openWithBackoff(stop: () => boolean): Promise<{ socket: Socket } | null> {
+    while (!this.closed && !stop()) {
+      try {
+        return await this.open()
+      }
+      catch {
+        await sleep(reconnectDelay(this.failures, this.opts.backoffMaxMs))
+      }
+    }
+    return null
+  }
+
+  /** Pre-open the warm connections; resolves when each has connected or failed once. */
+  warmUp(): Promise<void> {
+    return Promise.all(this.slots.filter(s => s.warm).map(s => s.refill())).then(() => {})
+  }
+
+  /** Round-robin over free connections; grow on demand up to `max`; else the least busy. */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.counters.requests++
+    const n = this.slots.length
+    let pick: Slot | undefined
+    for (let i = 0; i < n; i++) {
+      const s = this.slots[(this.rr + i) % n]!
+      if (!s.busy && !s.retired) {
+        pick = s
+        this.rr = (this.rr + i + 1) % n
+        break
+      }
+    }
+    if (!pick && n < this.opts.max) {
+      pick = new Slot(this, false)
+      this.slots.push(pick)
+    }
+    pick ??= this.slots.reduce((a, b) => (b.client.stats.size < a.client.stats.size ? b : a))
+    pick.lastActive = Date.now()
+    return pick.client.dispatch(opts, handler)
+  }
+
+  /**
+   * Housekeeping: close on-demand connections idle longer than `idleMs`, replace idle ones older
+   * than `maxAgeMs` (never one in use), and top the warm ones back up.
+   */
+  async maintain(now = Date.now()): Promise<void> {
+    for (const s of [...this.slots]) {
+      if (s.busy || s.retired) continue
+      if (!s.warm && now - s.lastActive > this.opts.idleMs) {
+        this.remove(s)
+      }
+      else if (s.openedAt && now - s.openedAt > this.opts.maxAgeMs) {
+        this.counters.rotated++
+        this.remove(s)
+        if (s.warm) {
+          const fresh = new Slot(this, true)
+          this.slots.push(fresh)
+          void fresh.refill()
+        }
+      }
+      else if (s.warm && !s.open) void s.refill()
+    }
+  }
+
+  private remove(s: Slot) {
+    this.slots.splice(this.slots.indexOf(s), 1)
+    void s.retire()
+  }
+
+  noteRequest(ms: number, ok: boolean) {
+    this.requestLatency.add(ms)
+    if (!ok) this.counters.requestErrors++
+  }
+
+  stats() {
+    let open = 0
+    let busy = 0
+    let queued = 0
+    for (const s of this.slots) {
+      if (s.open) open++
+      if (s.client.stats.running > 0) busy++
+      queued += Math.max(0, s.client.stats.size - s.client.stats.running)
+    }
+    return {
+      origin: this.origin, size: this.slots.length, open, idle: open - busy, busy, queued,
+      warmTarget: this.warmTarget, healthy: this.healthy, counters: { ...this.counters },
+      lastError: this.lastError, handshakeMs: this.handshake.summary(), requestMs: this.requestLatency.summary(),
+    }
+  }
+
+  /** Serving: the last connection attempt worked, or a connection is open. */
+  get healthy() {
+    return this.lastConnectOk || this.slots.some(s => s.open)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all(this.slots.splice(0).map(s => s.retire()))
+  }
+}
+
+/**
+ * An account's connections: one OriginPool per upstream origin it talks to. The configured API
+ * origin is warmed; any other origin (a token endpoint) gets an on-demand pool.
+ */
+export class AccountPool extends Dispatcher {
+  readonly origins = new Map<string, OriginPool>()
+  lastCheckAt: string | null = null
+
+  constructor(readonly accountId: string, readonly proxy: string | null, readonly apiOrigin: string, private readonly opts: PoolOptions, private readonly connector: Connector, private readonly listener: PoolListener) {
+    super()
+    this.origins.set(apiOrigin, new OriginPool(apiOrigin, opts, connector, listener, opts.warm))
+  }
+
+  get api(): OriginPool {
+    return this.origins.get(this.apiOrigin)!
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = new URL(String(opts.origin)).origin
+    let p = this.origins.get(origin)
+    if (!p) {
+      p = new OriginPool(origin, this.opts, this.connector, this.listener, 0)
+      this.origins.set(origin, p)
+    }
+    return p.dispatch(opts, handler)
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([...this.origins.values()].map(p => p.close()))
+    this.origins.clear()
+    await this.connector.close()
+  }
+
+  override async destroy(): Promise<void> {
+    await this.close()
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms).unref())
+
+/** A short, secret-free description of a connection failure. */
+function describeError(err: unknown): string {
+  const e = err as { code?: string, message?: string, cause?: { code?: string, message?: string } }
+  const text = (e.message || e.cause?.message || 'connection failed').replace(/\/\/[^@\s/]*@/g, '//***@')
+  const code = e.code ?? e.cause?.code
+  return (code && !text.includes(code) ? `${code}: ${text}` : text).slice(0, 200)
+}
