@@ -1,7 +1,7 @@
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
 import { PoolManager, type PooledAccount } from '../upstream/pool-manager'
-import type { ClaudeAccount } from './claude'
+import type { Account } from './store'
 
 let manager: PoolManager | undefined
 
@@ -14,9 +14,19 @@ export function usePools(): PoolManager {
   return manager
 }
 
-/** What the pool manager needs of a Claude account: the origin it talks to and its proxy. */
-export function claudePooled(a: ClaudeAccount): PooledAccount {
-  return { id: a.id, platform: 'claude', name: a.name, isActive: a.isActive, proxy: a.proxy, origin: new URL(a.apiUrl || useConfig().claude.apiUrl).origin, version: a.updatedAt }
+/**
+ * The upstream origin an account's requests go to: Claude's API (or the account's apiUrl); a
+ * Gemini API key's Generative Language API (or its baseUrl); a Gemini OAuth account's Code Assist.
+ */
+export function upstreamBase(a: Account): string {
+  const cfg = useConfig()
+  if (a.platform === 'claude') return a.apiUrl || cfg.claude.apiUrl
+  return a.type === 'oauth' ? cfg.gemini.codeAssistUrl : a.apiUrl || cfg.gemini.apiUrl
+}
+
+/** What the pool manager needs of an account: the origin it talks to and its proxy. */
+export function pooledOf(a: Account): PooledAccount {
+  return { id: a.id, platform: a.platform, name: a.name, isActive: a.isActive, proxy: a.proxy, origin: new URL(upstreamBase(a)).origin, version: a.updatedAt }
 }
 
 /** Close the manager (shutdown); a later use makes a new one. */

@@ -65,7 +65,7 @@ export async function exchangeCode(redis: Redis, cfg: OAuthEngineConfig, input: 
       throw new OAuthError('bad_state', 'The pasted code comes from another authorization (state mismatch): paste the code shown after opening this session\'s URL.')
     }
     // The session's proxy comes back too: the new account should keep using it.
-    const tokens = await codeGrant(getProvider(cfg, session.provider), { code: parsed.code, verifier: session.verifier, state: session.state, proxy: session.proxy })
+    const tokens = await codeGrant(getProvider(cfg, session.provider), { code: parsed.code, verifier: session.verifier, state: session.state, proxy: session.proxy, caFile: cfg.upstreamCaFile })
     return { ...tokens, proxy: session.proxy }
   }
   catch (err) {
@@ -79,5 +79,5 @@ export async function exchangeCode(redis: Redis, cfg: OAuthEngineConfig, input: 
  * A response without a refresh token keeps `refreshToken`; `invalid_grant` means re-authorize.
  */
 export function refreshAccessToken(cfg: OAuthConfig, input: { provider: ProviderId, refreshToken: string, proxy: string | null, timeoutMs?: number }): Promise<OAuthTokens> {
-  return refreshGrant(getProvider(cfg, input.provider), input)
+  return refreshGrant(getProvider(cfg, input.provider), { ...input, caFile: cfg.upstreamCaFile })
 }

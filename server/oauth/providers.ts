@@ -19,7 +19,7 @@ export interface OAuthProvider {
 }
 
 /** The config sections providers are built from (the whole Config fits). */
-export type OAuthConfig = Pick<Config, 'claude' | 'gemini'>
+export type OAuthConfig = Pick<Config, 'claude' | 'gemini'> & Partial<Pick<Config, 'upstreamCaFile'>>
 
 /**
  * Scopes for Gemini accounts: Code Assist needs cloud-platform, the e-mail and profile name the

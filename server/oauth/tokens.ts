@@ -26,6 +26,8 @@ const DEFAULT_EXPIRES_IN_S = 3600
 export interface TokenCallOptions {
   /** The account's proxy URL (null: direct). */
   proxy: string | null
+  /** Extra CA trusted for the token endpoint's TLS (UPSTREAM_CA_FILE). */
+  caFile?: string | null
   timeoutMs?: number
 }
 
@@ -61,7 +63,7 @@ type Json = Record<string, unknown>
 async function postToken(p: OAuthProvider, fields: Record<string, string>, opts: TokenCallOptions, secrets: string[]): Promise<Json> {
   let dispatcher: Dispatcher
   try {
-    dispatcher = createDispatcher(opts.proxy)
+    dispatcher = createDispatcher(opts.proxy, opts.caFile ?? null)
   }
   catch (err) {
     // parseProxyUrl's messages describe the problem without repeating the URL.

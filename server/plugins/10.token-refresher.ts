@@ -1,4 +1,4 @@
-import { claudeAccounts } from '../accounts'
+import { claudeAccounts, geminiAccounts } from '../accounts'
 import { isAvailable } from '../accounts/state'
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
@@ -17,12 +17,14 @@ export default defineNitroPlugin((nitroApp) => {
     if (running) return
     running = true
     try {
-      const due = (await claudeAccounts.list()).filter(a => a.type === 'oauth' && a.isActive && a.oauth
-        && isAvailable(a.state) && a.oauth.expiresAt - Date.now() < tokenRefresher.aheadMs)
-      for (const account of due) {
-        await claudeAccounts.ensureFreshToken(account, { aheadMs: tokenRefresher.aheadMs })
-          .then(() => log.info({ accountId: account.id }, 'oauth token refreshed ahead of expiry'))
-          .catch(err => log.warn({ accountId: account.id, reason: (err as Error).message }, 'oauth token refresh failed'))
+      for (const service of [claudeAccounts, geminiAccounts]) {
+        const due = (await service.list()).filter(a => a.type === 'oauth' && a.isActive && a.oauth
+          && isAvailable(a.state) && a.oauth.expiresAt - Date.now() < tokenRefresher.aheadMs)
+        for (const account of due) {
+          await service.ensureFreshToken(account, { aheadMs: tokenRefresher.aheadMs })
+            .then(() => log.info({ accountId: account.id, platform: account.platform }, 'oauth token refreshed ahead of expiry'))
+            .catch(err => log.warn({ accountId: account.id, platform: account.platform, reason: (err as Error).message }, 'oauth token refresh failed'))
+        }
       }
     }
     catch (err) {

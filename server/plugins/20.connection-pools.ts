@@ -1,4 +1,4 @@
-import { claudeAccounts } from '../accounts'
+import { claudeAccounts, geminiAccounts } from '../accounts'
 import { closePools, usePools } from '../accounts/pools'
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
@@ -16,7 +16,7 @@ export default defineNitroPlugin((nitroApp) => {
   const timers: NodeJS.Timeout[] = []
   const start = () => {
     const t0 = performance.now()
-    claudeAccounts.warmPools()
+    Promise.all([claudeAccounts.warmPools(), geminiAccounts.warmPools()])
       .then(() => log.info({ pools: usePools().summary().total, ms: Math.round(performance.now() - t0) }, 'connection pools warmed'))
       .catch(err => log.warn({ reason: (err as Error).message }, 'connection pools not warmed'))
   }

@@ -6,8 +6,9 @@ export const rk = {
   apiKey: (id: string) => `api_key:${id}`,
   apiKeyHash: (hash: string) => `api_key_hash:${hash}`,
   apiKeyIndex: () => 'api_key_index',
-  claudeAccount: (id: string) => `claude_account:${id}`,
-  claudeAccountIndex: () => 'claude_account_index',
+  /** `claude_account:{id}` / `gemini_account:{id}`. */
+  account: (platform: string, id: string) => `${platform}_account:${id}`,
+  accountIndex: (platform: string) => `${platform}_account_index`,
   /** `{platform}:{accountId}` → JSON state (rate_limited, overloaded, blocked, error, cooldown). */
   accountStates: () => 'account_state',
   /** `{platform}:{accountId}` → JSON of the 5-hour session window Anthropic last reported. */

@@ -28,6 +28,8 @@ type Log = (level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, m
  */
 export class PoolManager {
   private readonly entries = new Map<string, Entry>()
+  /** The version an account had when its pool was dropped (disabled or deleted). */
+  private readonly dropped = new Map<string, string>()
   private readonly startedAt = Date.now()
   lastCheckAt: string | null = null
   lastSampleAt: string | null = null
@@ -52,6 +54,7 @@ export class PoolManager {
   ensure(account: PooledAccount): Promise<void> {
     if (this.closed) return Promise.resolve()
     if (!account.isActive) return this.drop(account.id)
+    this.dropped.delete(account.id)
     const hit = this.entries.get(account.id)
     if (hit && (hit.account.version > account.version || sameRoute(hit.account, account))) {
       if (hit.account.version <= account.version) hit.account = account
@@ -71,19 +74,18 @@ export class PoolManager {
     return pool.api.warmUp()
   }
 
-  /** Make the set of pools match these accounts (boot, or a full reload). */
-  async sync(accounts: PooledAccount[]): Promise<void> {
+  /** Make one platform's pools match these accounts (boot, or a full reload). */
+  async syncPlatform(platform: string, accounts: PooledAccount[]): Promise<void> {
     const keep = new Set(accounts.filter(a => a.isActive).map(a => a.id))
-    await Promise.all([
-      ...[...this.entries.keys()].filter(id => !keep.has(id)).map(id => this.drop(id)),
-      ...accounts.map(a => this.ensure(a)),
-    ])
+    const stale = [...this.entries.values()].filter(e => e.account.platform === platform && !keep.has(e.account.id))
+    await Promise.all([...stale.map(e => this.drop(e.account.id)), ...accounts.map(a => this.ensure(a))])
   }
 
   async drop(id: string): Promise<void> {
     const hit = this.entries.get(id)
     if (!hit) return
     this.entries.delete(id)
+    this.dropped.set(id, hit.account.version)
     await hit.pool.close().catch(() => {})
   }
 
@@ -94,6 +96,11 @@ export class PoolManager {
   dispatcherFor(account: PooledAccount): Dispatcher {
     const hit = this.entries.get(account.id)
     if (hit && (hit.account.version >= account.version || sameRoute(hit.account, account))) return hit.pool
+    if (!hit && (this.dropped.get(account.id) ?? '') >= account.version) {
+      // A request picked the account just before it was disabled or deleted: serve it on a
+      // pool nobody keeps (no warm connections; its socket closes after POOL_IDLE_SECONDS).
+      return new AccountPool(account.id, account.proxy, account.origin, { ...this.opts, warm: 0 }, createConnector(account.proxy, this.opts.caFile), this.listener(account))
+    }
     void this.ensure({ ...account, isActive: true })
     const pool = this.entries.get(account.id)?.pool
     if (!pool) throw new Error(`The proxy of account ${account.name} is not usable.`)

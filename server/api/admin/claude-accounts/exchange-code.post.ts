@@ -1,4 +1,4 @@
-import { oauthFromTokens } from '../../../accounts/claude-oauth'
+import { oauthFromTokens } from '../../../accounts/oauth-refresh'
 import { exchangeCode } from '../../../oauth'
 
 // Step 2: the pasted code (bare, code#state or the callback URL) becomes an OAuth account.

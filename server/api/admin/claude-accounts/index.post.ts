@@ -1,4 +1,4 @@
-import { oauthFromTokens } from '../../../accounts/claude-oauth'
+import { oauthFromTokens } from '../../../accounts/oauth-refresh'
 
 // type "console": an Anthropic API key; type "oauth": imported subscription tokens (refreshed on first use if needed).
 export default defineEventHandler(async (event) => {

@@ -2,7 +2,7 @@ import type Redis from 'ioredis'
 import type { Config } from '../config'
 import { OAuthError, type OAuthTokens, refreshAccessToken, refreshOnce } from '../oauth'
 import type { AccountStateRecord } from './state'
-import { type ClaudeAccount, type ClaudeOAuth, getClaudeAccount, saveOAuthTokens } from './claude'
+import { type Account, type AccountOAuth, getAccount, saveOAuthTokens } from './store'
 
 /** A token this close to expiry is refreshed before a request uses it. */
 export const REFRESH_BEFORE_MS = 10_000
@@ -11,7 +11,7 @@ export const REFRESH_BEFORE_MS = 10_000
 export const refreshBackoffMs = (failures: number) => Math.min(30_000 * 2 ** Math.max(0, failures - 1), 30 * 60_000)
 
 /** The OAuth fields of a new account from a code exchange or an import. */
-export function oauthFromTokens(t: Pick<OAuthTokens, 'accessToken' | 'refreshToken' | 'expiresAt' | 'scopes' | 'account' | 'organization'>): ClaudeOAuth {
+export function oauthFromTokens(t: Pick<OAuthTokens, 'accessToken' | 'refreshToken' | 'expiresAt' | 'scopes' | 'account' | 'organization'>): AccountOAuth {
   return {
     accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt, scopes: t.scopes,
     email: t.account?.email ?? null, organization: t.organization?.name ?? null,
@@ -33,7 +33,7 @@ export interface RefreshDeps {
  * through the account's proxy, reading the refresh token from Redis (Claude rotates them). The
  * account object is updated in place. A failed refresh marks the account `error` and rethrows.
  */
-export async function ensureFreshToken(account: ClaudeAccount, deps: RefreshDeps, opts: { force?: boolean, aheadMs?: number } = {}): Promise<void> {
+export async function ensureFreshToken(account: Account, deps: RefreshDeps, opts: { force?: boolean, aheadMs?: number } = {}): Promise<void> {
   const o = account.oauth
   if (account.type !== 'oauth' || !o) return
   const ahead = opts.aheadMs ?? REFRESH_BEFORE_MS
@@ -41,16 +41,16 @@ export async function ensureFreshToken(account: ClaudeAccount, deps: RefreshDeps
   const { redis, cfg } = deps
   const enc = cfg.secrets.encryptionKey
   const stale = o.accessToken
-  const reread = async (): Promise<ClaudeOAuth> => (await getClaudeAccount(redis, enc, account.id))?.oauth ?? o
+  const reread = async (): Promise<AccountOAuth> => (await getAccount(redis, enc, account.platform, account.id))?.oauth ?? o
   try {
-    const fresh = await refreshOnce<ClaudeOAuth>({
+    const fresh = await refreshOnce<AccountOAuth>({
       accountId: account.id,
       redis,
       refresh: async () => {
         const current = await reread()
-        const t = await refreshAccessToken(cfg, { provider: 'claude', refreshToken: current.refreshToken, proxy: account.proxy })
+        const t = await refreshAccessToken(cfg, { provider: account.platform === 'claude' ? 'claude' : 'google', refreshToken: current.refreshToken, proxy: account.proxy })
         const next = { ...current, accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt, scopes: t.scopes.length ? t.scopes : current.scopes }
-        await saveOAuthTokens(redis, enc, account.id, next)
+        await saveOAuthTokens(redis, enc, account.platform, account.id, next)
         return next
       },
       reread,

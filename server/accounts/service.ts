@@ -1,0 +1,198 @@
+import { useConfig } from '../config'
+import { useLogger } from '../logging'
+import { publish, subscribe, useRedis } from '../store/redis'
+import { channels } from '../store/keys'
+import * as store from './store'
+import { AccountHealth } from './health'
+import { pooledOf, usePools } from './pools'
+import { ensureFreshToken, type RefreshDeps } from './oauth-refresh'
+import { AccountPool } from './scheduler'
+import { type SessionRef, StickySessions } from './sticky'
+import { type AccountStateRecord, effectiveState, isAvailable, windowFromHeaders, writeState, writeWindow } from './state'
+
+/** What the scheduler reads of an API key: its dedicated accounts and whether the pool may stand in. */
+export interface DedicatedBinding { claudeAccountId?: string | null, geminiAccountId?: string | null, dedicatedFallback?: boolean }
+
+const LABEL: Record<store.Platform, string> = { claude: 'Claude', gemini: 'Gemini' }
+
+/**
+ * One platform's accounts: admin CRUD, the scheduler's pick (dedicated → sticky → pool, from an
+ * in-process copy: no Redis round trip), states, health, token refresh and connection pools.
+ * Claude and Gemini each get one (`claudeAccounts`, `geminiAccounts`).
+ */
+export function createAccountService(platform: store.Platform) {
+  const changedPrefix = `${platform}_account:`
+  const statePrefix = `${platform}_account_state:`
+  const bindingOf = (key: DedicatedBinding) => (platform === 'claude' ? key.claudeAccountId : key.geminiAccountId) ?? null
+  let pool: AccountPool<store.Account> | undefined
+  let sticky: StickySessions | undefined
+  const health = new AccountHealth()
+  let degradedCache = { at: 0, ids: new Set<string>() }
+
+  /**
+   * Accounts much worse than their peers right now (health recomputed at most twice a second),
+   * plus those whose connection pool cannot connect (proxy or upstream down; checked live).
+   */
+  function degradedAmong(accounts: store.Account[], now = Date.now()): Set<string> {
+    if (now - degradedCache.at >= 500) {
+      const ids = accounts.filter(a => a.isActive && isAvailable(a.state, now)).map(a => a.id)
+      degradedCache = { at: now, ids: new Set(ids.filter(id => health.degraded(id, ids))) }
+    }
+    const pools = usePools()
+    if (!accounts.some(a => pools.isDown(a.id))) return degradedCache.ids
+    return new Set([...degradedCache.ids, ...accounts.filter(a => pools.isDown(a.id)).map(a => a.id)])
+  }
+  const useSticky = () => (sticky ??= new StickySessions(useRedis, useConfig().stickyTtlMs))
+
+  function usePool(): AccountPool<store.Account> {
+    if (!pool) {
+      const p = new AccountPool(() => store.listAccounts(useRedis(), useConfig().secrets.encryptionKey, platform))
+      subscribe(channels.invalidate, (msg) => {
+        if (msg.startsWith(changedPrefix)) {
+          p.invalidate()
+          void syncPool(msg.slice(changedPrefix.length))
+        }
+        // A state change keeps the account's warm connections: only the pool is reloaded.
+        else if (msg.startsWith(statePrefix)) p.invalidate()
+      })
+      pool = p
+    }
+    return pool
+  }
+
+  async function changed(id: string): Promise<void> {
+    usePool().invalidate()
+    void syncPool(id)
+    await publish(channels.invalidate, `${changedPrefix}${id}`)
+  }
+
+  /** Create, re-warm or drop the account's connection pool after it changed (here or elsewhere). */
+  async function syncPool(id: string): Promise<void> {
+    try {
+      const account = await store.getAccount(useRedis(), enc(), platform, id)
+      await (account ? usePools().ensure(pooledOf(account)) : usePools().drop(id))
+    }
+    catch (err) {
+      useLogger().warn({ accountId: id, reason: (err as Error).message }, 'connection pool not updated')
+    }
+  }
+
+  const enc = () => useConfig().secrets.encryptionKey
+
+  /** Reload pools everywhere without dropping the account's warm connections (state, tokens). */
+  async function stateChanged(id: string): Promise<void> {
+    usePool().invalidate()
+    await publish(channels.invalidate, `${statePrefix}${id}`)
+  }
+
+  const refreshDeps = (): RefreshDeps => ({
+    redis: useRedis(), cfg: useConfig(), announce: stateChanged,
+    setState: (id, s) => service.setState(id, s),
+  })
+
+  const service = {
+    platform,
+    async create(input: store.AccountInput) {
+      const account = await store.createAccount(useRedis(), enc(), platform, input)
+      await changed(account.id)
+      return account
+    },
+    get: (id: string) => store.getAccount(useRedis(), enc(), platform, id),
+    list: () => store.listAccounts(useRedis(), enc(), platform),
+    async update(id: string, patch: Partial<store.AccountInput>) {
+      const next = await store.updateAccount(useRedis(), enc(), platform, id, patch)
+      if (next) await changed(id)
+      return next
+    },
+    async remove(id: string) {
+      const gone = await store.deleteAccount(useRedis(), platform, id)
+      if (gone) {
+        await usePools().drop(id)
+        await changed(id)
+        sticky?.dropAccount(id)
+        health.forget(id)
+      }
+      return gone
+    },
+    /**
+   * The key's dedicated account when it has one (the pool only when the key allows the fallback),
+   * else the pool's pick; `exclude` holds accounts this request already tried.
+   */
+    async pickFor(key: DedicatedBinding, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
+      const usable = (a: store.Account | undefined) => (a && a.isActive && isAvailable(a.state) && !exclude?.has(a.id) ? a : null)
+      const all = await usePool().all()
+      const boundTo = bindingOf(key)
+      if (boundTo) {
+        const dedicated = usable(all.find(a => a.id === boundTo))
+        if (dedicated || !key.dedicatedFallback) return dedicated
+        // The fallback draws from the shared pool only, never another key's dedicated account.
+        return usePool().pick(exclude)
+      }
+      const degraded = degradedAmong(all)
+      if (session && useConfig().stickyTtlMs) {
+        const boundId = await useSticky().get(session)
+        // A degraded account loses its conversations to healthier peers.
+        const bound = boundId && !degraded.has(boundId) ? usable(all.find(a => a.id === boundId && a.accountType !== 'dedicated')) : null
+        if (bound) {
+          usePool().lastUsed.set(bound.id, Date.now())
+          return bound
+        }
+      }
+      if (degraded.size) {
+        const healthy = await usePool().pick(new Set([...(exclude ?? []), ...degraded]))
+        if (healthy) return healthy
+      }
+      return usePool().pick(exclude)
+    },
+    /** Keep the 5-hour session window an answer reported (written only when it changed). */
+    noteWindow(account: store.Account, headers: Record<string, string | string[] | undefined>) {
+      const w = windowFromHeaders(headers)
+      if (!w || (account.sessionWindow?.status === w.status && account.sessionWindow.resetAt === w.resetAt)) return
+      account.sessionWindow = w
+      void writeWindow(useRedis(), platform, account.id, w).catch(() => {})
+    },
+    /** Report one upstream attempt of an account (ok: answered without an account-level error). */
+    recordAttempt(accountId: string, ok: boolean, ttfbMs: number) {
+      health.record(accountId, ok, ttfbMs)
+      usePools().noteRequest(accountId, ttfbMs, ok)
+    },
+    /** The undici dispatcher for a request of this account: its warm connection pool. */
+    dispatcherFor: (account: store.Account) => usePools().dispatcherFor(pooledOf(account)),
+    /** Create and warm a pool for every active account (boot). */
+    async warmPools() {
+      await usePools().syncPlatform(platform, (await usePool().all()).map(pooledOf))
+    },
+    /** Bind a conversation to the account that served it (moves with failover). */
+    bindSession(session: SessionRef | null, accountId: string) {
+      if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)
+    },
+    /** Why no account can serve right now (for the client's error message). */
+    async unavailableReasons(key: DedicatedBinding): Promise<string> {
+      const boundTo = bindingOf(key)
+      const onlyDedicated = boundTo && !key.dedicatedFallback
+      const all = (await usePool().all()).filter(a => a.isActive
+        && (a.id === boundTo || (!onlyDedicated && a.accountType !== 'dedicated')))
+      if (all.length === 0) {
+        return boundTo
+          ? `the ${LABEL[platform]} account dedicated to this API key is not available: disabled or deleted`
+          : `no active ${LABEL[platform]} account: add or enable one in the admin API or UI`
+      }
+      return all.map((a) => {
+        const s = effectiveState(a.state)
+        return 'until' in s
+          ? `${a.name}: ${s.state}${s.until ? ` until ${s.until}` : ''} (${s.reason.slice(0, 120)})`
+          : `${a.name}: failed for this request`
+      }).join('; ')
+    },
+    /** Take an account out of the pool (or back in, with null) on every instance. */
+    async setState(id: string, state: AccountStateRecord | null) {
+      await writeState(useRedis(), platform, id, state)
+      await stateChanged(id)
+    },
+    /** Refresh an OAuth account's token when it is about to expire (or now, with `force`). */
+    ensureFreshToken: (account: store.Account, opts?: { force?: boolean, aheadMs?: number }) => ensureFreshToken(account, refreshDeps(), opts),
+    /** The admin view, with this instance's health figures for the account. */
+    toView: (a: store.Account) => ({ ...store.toAccountView(a), health: health.stats(a.id) }),
+  }
+  return service
+}
