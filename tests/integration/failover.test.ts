@@ -75,10 +75,17 @@ describe('account states and failover', () => {
     expect((await view(a)).status.state).toBe('active')
   })
 
-  it('an unreachable account cools down and B serves', async () => {
+  it('an unreachable account cools down and B serves; its failing pool keeps the pool\'s picks away from it', async () => {
     const dead = (await server.createConsoleAccount(`http://127.0.0.1:${await freePort()}`, { name: 'dead', priority: 0 })).id
     try {
+      // Its connection pool cannot connect: though it has the best priority, A serves.
+      await pollUntil(async () => (await server.admin<{ accounts: { accountId: string, healthy: boolean }[] }>('GET', '/connection-pools')).body.accounts.find(x => x.accountId === dead)?.healthy, h => h === false, 3000)
       expect((await send()).status).toBe(200)
+      expect(upA.requests).toHaveLength(1)
+      expect((await view(dead)).status.state).toBe('active')
+      // A key bound to it tries it anyway: the connection fails, it cools down, the pool serves.
+      const bound = await server.createKey({ name: 'bound-dead', claudeAccountId: dead, dedicatedFallback: true })
+      expect((await send(bound.apiKey)).status).toBe(200)
       expect((await view(dead)).status).toMatchObject({ state: 'cooldown' })
     }
     finally {
