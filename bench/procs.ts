@@ -1,4 +1,4 @@
-// Child processes of the bench: a private redis-server, the fake upstream and the built relay.
+// Child processes of the bench: a private redis-server, the fake upstream, SOCKS5 proxies and the built relay.
 // Every child is registered so that exit, errors and Ctrl-C kill them all.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -117,28 +117,44 @@ export async function startRedis(): Promise<{ child: Child, url: string, port: n
   throw new Error(`redis-server did not answer PING on ${port}:\n${child.tail.join('\n')}`)
 }
 
-/** bench/upstream.ts under node + tsx (one process, so its pid is the one doing the work). */
-export async function startUpstream(): Promise<{ child: Child, url: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', resolve('bench/upstream.ts')], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env })
-  const child = track('upstream', proc)
+/**
+ * A bench script under node + tsx in its own process (so its pid is the one doing the work);
+ * resolves with the URL it prints as `<marker>=<url>` once listening.
+ */
+async function startScript(name: string, file: string, marker: string, env: Record<string, string> = {}): Promise<{ child: Child, url: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', resolve(file)], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  const child = track(name, proc)
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`fake upstream did not start:\n${child.tail.join('\n')}`)), 20_000)
+    const timer = setTimeout(() => rej(new Error(`${name} did not start:\n${child.tail.join('\n')}`)), 20_000)
     proc.stdout!.on('data', (d: Buffer) => {
-      const m = /UPSTREAM_URL=(\S+)/.exec(d.toString('utf8'))
+      const m = new RegExp(`${marker}=(\\S+)`).exec(d.toString('utf8'))
       if (m) {
         clearTimeout(timer)
         res(m[1]!)
       }
     })
-    proc.once('exit', code => rej(new Error(`fake upstream exited (${code}):\n${child.tail.join('\n')}`)))
+    proc.once('exit', code => rej(new Error(`${name} exited (${code}):\n${child.tail.join('\n')}`)))
   })
   return { child, url }
 }
 
+/** The fake upstream (bench/upstream.ts). */
+export function startUpstream(): Promise<{ child: Child, url: string }> {
+  return startScript('upstream', 'bench/upstream.ts', 'UPSTREAM_URL')
+}
+
+/** A SOCKS5 proxy (bench/socks5.ts) that holds every new tunnel `delayMs` before answering it. */
+export function startSocks5(delayMs = 0): Promise<{ child: Child, url: string }> {
+  return startScript(delayMs ? `socks5 +${delayMs} ms` : 'socks5', 'bench/socks5.ts', 'SOCKS_URL', { BENCH_SOCKS_DELAY_MS: String(delayMs) })
+}
+
 export const ADMIN = { username: 'bench-admin', password: randomBytes(12).toString('hex') }
 
-/** The built relay with the private Redis; `profile` adds --cpu-prof into bench/results. */
-export async function startRelay(redisUrl: string, profile: boolean): Promise<{ child: Child, url: string }> {
+/**
+ * The built relay with the private Redis; `profile` adds --cpu-prof into bench/results. `prefix`
+ * (REDIS_KEY_PREFIX) keeps relays sharing one Redis apart; `env` adds or overrides variables.
+ */
+export async function startRelay(redisUrl: string, profile: boolean, opts: { prefix?: string, env?: Record<string, string> } = {}): Promise<{ child: Child, url: string }> {
   const port = await freePort()
   const cwd = mkdtempSync(join(tmpdir(), 'crs-bench-'))
   tempDirs.push(cwd)
@@ -152,8 +168,8 @@ export async function startRelay(redisUrl: string, profile: boolean): Promise<{ 
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '', CRS_SKIP_DOTENV: '1', HOST: '127.0.0.1', PORT: String(port),
-      REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'bench:', ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password,
-      ...testSecrets(), LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'info',
+      REDIS_URL: redisUrl, REDIS_KEY_PREFIX: opts.prefix ?? 'bench:', ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password,
+      ...testSecrets(), LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'info', ...opts.env,
     },
   })
   const child = track('relay', proc)
@@ -181,25 +197,39 @@ export async function adminToken(relayUrl: string): Promise<string> {
   return ((await res.json()) as { token: string }).token
 }
 
-/** Create the bench's API key and a Console account whose apiUrl is the fake upstream. */
-export async function provision(relayUrl: string, upstreamUrl: string): Promise<{ apiKey: string, limitedKey: string }> {
+/** An admin API caller for a relay (logged in once); throws unless the status is `expect`. */
+export async function adminApi(relayUrl: string) {
   const token = await adminToken(relayUrl)
-  const call = async <T>(path: string, body: unknown): Promise<T> => {
+  return async <T>(method: string, path: string, body?: unknown, expect = method === 'POST' ? 201 : 200): Promise<T> => {
     const res = await fetch(`${relayUrl}${path}`, {
-      method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(5000),
+      method, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(5000),
       headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json' },
     })
-    if (res.status !== 201) throw new Error(`POST ${path} failed: ${res.status} ${await res.text()}`)
+    if (res.status !== expect) throw new Error(`${method} ${path} failed: ${res.status} ${await res.text()}`)
     return await res.json() as T
   }
-  await call('/api/admin/claude-accounts', { type: 'console', name: 'bench upstream', apiUrl: upstreamUrl, apiKey: 'sk-ant-api03-bench-upstream-key' })
-  const { apiKey } = await call<{ apiKey: string }>('/api/admin/api-keys', { name: 'bench key' })
+}
+
+/**
+ * Create the bench's API keys and a Console account whose apiUrl is the fake upstream. With
+ * `socksUrl`, also a dedicated account through that SOCKS5 proxy and a key bound to it.
+ */
+export async function provision(relayUrl: string, upstreamUrl: string, socksUrl?: string): Promise<{ apiKey: string, limitedKey: string, socksKey: string | null }> {
+  const call = await adminApi(relayUrl)
+  await call('POST', '/api/admin/claude-accounts', { type: 'console', name: 'bench upstream', apiUrl: upstreamUrl, apiKey: 'sk-ant-api03-bench-upstream-key' })
+  const { apiKey } = await call<{ apiKey: string }>('POST', '/api/admin/api-keys', { name: 'bench key' })
   if (!apiKey?.startsWith('cr_')) throw new Error(`unexpected api key shape: ${String(apiKey)}`)
   // Every limit on, none ever reached: what admission and limit bookkeeping cost per request.
-  const { apiKey: limitedKey } = await call<{ apiKey: string }>('/api/admin/api-keys', {
+  const { apiKey: limitedKey } = await call<{ apiKey: string }>('POST', '/api/admin/api-keys', {
     name: 'bench key, every limit on', activationDays: 365, rateLimitWindow: 60, rateLimitRequests: 1e9,
     rateLimitTokens: 1e12, rateLimitCost: 1e6, concurrencyLimit: 10_000, dailyCostLimit: 1e6, weeklyCostLimit: 1e6,
     totalCostLimit: 1e7, tokenLimit: 1e13, allowedModels: ['claude-*'], allowedClients: [], permissions: 'claude',
   })
-  return { apiKey, limitedKey }
+  if (!socksUrl) return { apiKey, limitedKey, socksKey: null }
+  // Dedicated: the plain key's requests never land on it, the socks key's always do.
+  const { id } = await call<{ id: string }>('POST', '/api/admin/claude-accounts', {
+    type: 'console', name: 'bench upstream via socks5', apiUrl: upstreamUrl, apiKey: 'sk-ant-api03-bench-socks-key', proxy: socksUrl, accountType: 'dedicated',
+  })
+  const { apiKey: socksKey } = await call<{ apiKey: string }>('POST', '/api/admin/api-keys', { name: 'bench key, socks5 account', claudeAccountId: id })
+  return { apiKey, limitedKey, socksKey }
 }

@@ -2,8 +2,11 @@
 import type { LoadResult } from './load'
 
 export type Mode = 'non-stream' | 'stream'
-/** `limited`: through the relay with a key that has every limit on (none of them reached). */
-export type Target = 'direct' | 'relay' | 'limited'
+/**
+ * `limited`: through the relay with a key that has every limit on (none of them reached);
+ * `socks5`: through the relay, whose account reaches the upstream through a local SOCKS5 proxy.
+ */
+export type Target = 'direct' | 'relay' | 'limited' | 'socks5'
 
 export interface ScenarioResult {
   target: Target
@@ -27,6 +30,8 @@ export interface TargetCheck {
 }
 
 const f = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : '–'
+/** A difference with its sign: +1.20, -0.30. */
+const signed = (n: number) => `${n >= 0 ? '+' : ''}${f(n)}`
 const pad = (s: string, w: number) => s.length >= w ? s : ' '.repeat(w - s.length) + s
 const padEnd = (s: string, w: number) => s.length >= w ? s : s + ' '.repeat(w - s.length)
 
@@ -64,10 +69,12 @@ export function table(results: ScenarioResult[], modes: Mode[], concurrencies: n
       const d = find(results, 'direct', mode, c)
       const r = find(results, 'relay', mode, c)
       const l = find(results, 'limited', mode, c)
+      const s = find(results, 'socks5', mode, c)
       const label = `${mode} c=${c}`
       if (d) lines.push(scenarioRow(label, d))
       if (r) lines.push(scenarioRow(d ? '' : label, r))
       if (l) lines.push(scenarioRow('', l))
+      if (s) lines.push(scenarioRow(d || r || l ? '' : label, s))
       if (d && r) {
         lines.push(`${padEnd('', 18)} relay/direct: throughput ${f(r.load.reqPerSec / d.load.reqPerSec)}x, `
           + `latency p50 +${f(r.load.latencyMs.p50 - d.load.latencyMs.p50)} ms, TTFB p50 +${f(r.load.ttfbMs.p50 - d.load.ttfbMs.p50)} ms, `
@@ -76,6 +83,11 @@ export function table(results: ScenarioResult[], modes: Mode[], concurrencies: n
       if (r && l) {
         lines.push(`${padEnd('', 18)} every limit on: throughput ${f(l.load.reqPerSec / r.load.reqPerSec)}x of no limits, `
           + `relay+redis cpu ${f(l.cpuMsPerReq.relay + l.cpuMsPerReq.redis, 3)} ms/req, Redis ${f(l.redis.commandsPerReq, 1)} cmds / ${f(l.redis.roundTripsPerReq, 2)} round trips per request`)
+      }
+      if (r && s) {
+        lines.push(`${padEnd('', 18)} relay via SOCKS5/relay direct: throughput ${f(s.load.reqPerSec / r.load.reqPerSec)}x, `
+          + `latency p50 ${signed(s.load.latencyMs.p50 - r.load.latencyMs.p50)} ms, TTFB p50 ${signed(s.load.ttfbMs.p50 - r.load.ttfbMs.p50)} ms, `
+          + `relay cpu ${f(s.cpuMsPerReq.relay, 3)} vs ${f(r.cpuMsPerReq.relay, 3)} ms/req`)
       }
     }
   }

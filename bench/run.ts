@@ -1,6 +1,7 @@
 // `npm run bench`: private Redis + fake upstream + built relay, closed-loop load at c=1 and c=32,
-// stream and non-stream, relay vs direct-to-upstream; prints a table with the issue's targets
-// and writes bench/results/latest.json.
+// stream and non-stream, relay vs direct-to-upstream, and relay through a local SOCKS5 proxy (no
+// added delay: what the proxy hop itself costs); prints a table with the issue's targets and writes
+// bench/results/latest.json.
 //
 // Env: BENCH_SECONDS (measured seconds per scenario, default 5), BENCH_WARMUP_SECONDS (1),
 // BENCH_CONCURRENCY ("1,32"), BENCH_BODY_KB (extra prompt text, default 0), BENCH_DELTAS (SSE
@@ -13,7 +14,7 @@ import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { runLoad } from './load'
-import { type Child, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
+import { type Child, ensureBuild, killAllSync, provision, startRedis, startRelay, startSocks5, startUpstream, stopAll } from './procs'
 import { type Mode, type ScenarioResult, type Target, checkTargets, commandMix, find, table, targetsTable } from './report'
 import { RssSampler, type Snapshot, procRssBytes, redisDelta, snapshot } from './stats'
 
@@ -22,7 +23,7 @@ const SECONDS = Number(env.BENCH_SECONDS ?? 5)
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 1)
 const CONCURRENCIES = (env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number).filter(n => n > 0)
 const MODES: Mode[] = ['non-stream', 'stream']
-const TARGETS: Target[] = ['direct', 'relay', 'limited']
+const TARGETS: Target[] = ['direct', 'relay', 'limited', 'socks5']
 const PROFILE = env.BENCH_PROFILE === '1'
 const PREWARM_SECONDS = Number(env.BENCH_PREWARM_SECONDS ?? 4)
 const MB = 1024 * 1024
@@ -42,7 +43,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   })
 }
 // Everything is bounded: setup, each scenario (warm-up + window + 20 s drain/slack), build aside.
-const budgetMs = 120_000 + (PREWARM_SECONDS + 4 * 20) * 1000 + 2 * MODES.length * CONCURRENCIES.length * (WARMUP_SECONDS + SECONDS + 20) * 1000
+const budgetMs = 120_000 + (PREWARM_SECONDS + 4 * 20) * 1000 + TARGETS.length * MODES.length * CONCURRENCIES.length * (WARMUP_SECONDS + SECONDS + 20) * 1000
 
 function requestBody(stream: boolean): string {
   const pad = Number(env.BENCH_BODY_KB ?? 0) > 0 ? ` ${'lorem ipsum '.repeat(Math.ceil(Number(env.BENCH_BODY_KB) * 1024 / 12))}` : ''
@@ -52,7 +53,7 @@ function requestBody(stream: boolean): string {
   })
 }
 
-interface Rig { relay: Child, relayUrl: string, upstream: Child, upstreamUrl: string, apiKey: string, limitedKey: string, monitor: Redis }
+interface Rig { relay: Child, relayUrl: string, upstream: Child, upstreamUrl: string, apiKey: string, limitedKey: string, socksKey: string, monitor: Redis }
 
 const noop = async () => {}
 
@@ -86,7 +87,7 @@ function requestFor(rig: Rig, target: Target, mode: Mode) {
     path: relay ? '/api/v1/messages' : '/v1/messages',
     headers: {
       'content-type': 'application/json', 'anthropic-version': '2023-06-01',
-      'x-api-key': target === 'limited' ? rig.limitedKey : relay ? rig.apiKey : 'sk-ant-api03-bench-direct',
+      'x-api-key': { direct: 'sk-ant-api03-bench-direct', relay: rig.apiKey, limited: rig.limitedKey, socks5: rig.socksKey }[target],
     },
     body: requestBody(stream), stream,
   }
@@ -139,12 +140,13 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()
   const redis = await startRedis()
   const upstream = await startUpstream()
+  const socks = await startSocks5()
   const relay = await startRelay(redis.url, PROFILE)
-  const { apiKey, limitedKey } = await provision(relay.url, upstream.url)
+  const { apiKey, limitedKey, socksKey } = await provision(relay.url, upstream.url, socks.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
-  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, apiKey, limitedKey, monitor }
+  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, apiKey, limitedKey, socksKey: socksKey!, monitor }
   const rssIdleMB = procRssBytes(relay.child.pid) / MB
-  console.log(`bench: redis :${redis.port} (pid ${redis.child.pid}), upstream ${upstream.url} (pid ${upstream.child.pid}), `
+  console.log(`bench: redis :${redis.port} (pid ${redis.child.pid}), upstream ${upstream.url} (pid ${upstream.child.pid}), socks5 ${socks.url} (pid ${socks.child.pid}), `
     + `relay ${relay.url} (pid ${relay.child.pid}${PROFILE ? ', --cpu-prof' : ''}); ${SECONDS} s per scenario after ${WARMUP_SECONDS} s warm-up`)
 
   const rss = new RssSampler(relay.child.pid).start() // the whole run, warm-ups included
