@@ -1,7 +1,7 @@
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
 import { publish, subscribe, useRedis } from '../store/redis'
-import { channels } from '../store/keys'
+import { channels, rk } from '../store/keys'
 import * as store from './store'
 import { AccountHealth } from './health'
 import { pooledOf, usePools } from './pools'
@@ -183,6 +183,13 @@ export function createAccountService(platform: store.Platform) {
           ? `${a.name}: ${s.state}${s.until ? ` until ${s.until}` : ''} (${s.reason.slice(0, 120)})`
           : `${a.name}: failed for this request`
       }).join('; ')
+    },
+    /** The accounts as the scheduler sees them (in-process copy; no Redis round trip). */
+    all: () => usePool().all(),
+    /** Keep a discovered Gemini Code Assist project on the account (every instance reloads it). */
+    async setProject(id: string, projectId: string) {
+      await useRedis().hset(rk.account(platform, id), 'projectId', projectId)
+      await stateChanged(id)
     },
     /** Take an account out of the pool (or back in, with null) on every instance. */
     async setState(id: string, state: AccountStateRecord | null) {

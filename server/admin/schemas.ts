@@ -98,13 +98,27 @@ export const ClaudeAccountCreateSchema = z.discriminatedUnion('type', [
 
 export const ClaudeAccountUpdateSchema = z.object({ ...accountFields, ...consoleFields }).partial().strict()
 
+const projectId = z.string().trim().min(1).max(200).regex(/^[\w.:-]+$/, 'projectId must be a Google Cloud project id').nullable()
+const geminiApiKeyFields = { apiKey: z.string().trim().min(1, 'apiKey is required'), baseUrl: httpUrl.optional() }
+
+export const GeminiAccountCreateSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('api-key'), ...accountFields, ...geminiApiKeyFields }).strict(),
+  z.object({ type: z.literal('oauth'), ...accountFields, ...oauthImportFields, apiUrl: z.never().optional(), projectId: projectId.optional() }).strict(),
+], { error: 'type must be "api-key" (a Gemini API key) or "oauth" (imported Google tokens, e.g. oauth_creds.json; or use generate-auth-url)' })
+
+export const GeminiAccountUpdateSchema = z.object({ ...accountFields, ...geminiApiKeyFields, projectId }).partial().strict()
+
 export const GenerateAuthUrlSchema = z.object({ proxy: proxySchema.optional() }).strict()
 
-export const ExchangeCodeSchema = z.object({
+const ExchangeCodeSchemaBase = z.object({
   sessionId: z.string().min(1).max(200),
   code: z.string().trim().min(1, 'code is required: the Authorization Code, code#state, or the whole callback URL').max(4000),
   ...accountFields,
-}).strict()
+})
+
+export const ExchangeCodeSchema = ExchangeCodeSchemaBase.strict()
+
+export const GeminiExchangeCodeSchema = ExchangeCodeSchemaBase.extend({ projectId: projectId.optional() }).strict()
 
 /**
  * A validator for h3's readValidatedBody/getValidatedRouterParams that fails with one readable

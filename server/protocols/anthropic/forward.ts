@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Readable } from 'node:stream'
 import { request } from 'undici'
 import { claudeAccounts, type ClaudeAccount, type DedicatedBinding } from '../../accounts'
 import { stateFromFailure, stateFromResponse } from '../../accounts/state'
@@ -8,6 +7,7 @@ import { useConfig } from '../../config'
 import { useLogger } from '../../logging'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
+import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { sseErrorEvent } from './errors'
 import { AnthropicError } from './handler'
 import { AnthropicUsageTap } from './usage'
@@ -24,7 +24,7 @@ const responseHeaders = headerAllowList(['content-type', 'request-id', 'retry-af
 const ACCOUNT_STATUSES = new Set([401, 403, 429, 500, 502, 503, 504, 529])
 const MAX_ERROR_BODY = 64 * 1024
 
-export type Outcome = 'done' | 'aborted' | 'failed'
+export type { Outcome } from '../../upstream/stream'
 
 /** How the request ended, for recording. */
 export interface Finished {
@@ -82,50 +82,6 @@ function clientHeaders(upHeaders: Record<string, string | string[] | undefined>,
     headers['x-accel-buffering'] = 'no'
   }
   return headers
-}
-
-/** Copy upstream bytes to the client as they come, feeding the tap; honours back-pressure. */
-function pump(src: Readable, res: ServerResponse, tap: AnthropicUsageTap | null, sse: boolean): Promise<Outcome> {
-  return new Promise((resolve) => {
-    let settled = false
-    const finish = (o: Outcome) => {
-      if (settled) return
-      settled = true
-      tap?.end()
-      resolve(o)
-    }
-    src.on('data', (chunk: Buffer) => {
-      tap?.push(chunk)
-      if (!res.write(chunk)) src.pause()
-    })
-    res.on('drain', () => src.resume())
-    src.once('end', () => {
-      res.end()
-      finish('done')
-    })
-    src.once('error', () => {
-      if (res.writableEnded || res.destroyed) return finish('aborted')
-      // The upstream broke mid-body: tell an SSE client the way Anthropic does; cut others off.
-      if (sse) res.end(sseErrorEvent('api_error', 'Upstream connection was lost mid-stream.'))
-      else res.destroy()
-      finish('failed')
-    })
-    res.once('close', () => {
-      if (res.writableFinished) return
-      src.destroy()
-      finish('aborted')
-    })
-  })
-}
-
-async function readBounded(src: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of src as AsyncIterable<Buffer>) {
-    if (size < max) chunks.push(chunk)
-    size += chunk.length
-  }
-  return Buffer.concat(chunks).subarray(0, max)
 }
 
 interface Buffered { status: number, headers: Record<string, string>, body: Buffer }
@@ -227,7 +183,8 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     done.tap = record && ok ? new AnthropicUsageTap(sse) : null
     res.writeHead(up.statusCode, clientHeaders(up.headers, sse))
     if (sse) res.flushHeaders()
-    done.outcome = await pump(up.body, res, done.tap, sse)
+    // The upstream broke mid-body: tell an SSE client the way Anthropic does; cut others off.
+    done.outcome = await pump(up.body, res, done.tap, sse ? () => res.end(sseErrorEvent('api_error', 'Upstream connection was lost mid-stream.')) : null)
     return
   }
   if (last instanceof AnthropicError) throw last

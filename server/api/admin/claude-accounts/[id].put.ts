@@ -1,8 +1,3 @@
-export default defineEventHandler(async (event) => {
-  await requireAdmin(event)
-  const { id } = await getValidatedRouterParams(event, validate(IdParamsSchema))
-  const patch = await readValidatedBody(event, validate(ClaudeAccountUpdateSchema))
-  const account = await claudeAccounts.update(id, patch)
-  if (!account) throw createError({ statusCode: 404, message: `Claude account ${id} not found.` })
-  return claudeAccounts.toView(account)
-})
+import { claudeAccountRoutes } from '../../../admin/account-routes'
+
+export default claudeAccountRoutes.update

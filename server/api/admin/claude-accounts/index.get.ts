@@ -1,5 +1,3 @@
-export default defineEventHandler(async (event) => {
-  await requireAdmin(event)
-  const accounts = await claudeAccounts.list()
-  return { items: accounts.map(claudeAccounts.toView), total: accounts.length }
-})
+import { claudeAccountRoutes } from '../../../admin/account-routes'
+
+export default claudeAccountRoutes.list

@@ -1,0 +1,3 @@
+import { geminiAccountRoutes } from '../../../admin/account-routes'
+
+export default geminiAccountRoutes.update

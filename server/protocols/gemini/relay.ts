@@ -1,0 +1,337 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Transform } from 'node:stream'
+import type { H3Event } from 'h3'
+import { request } from 'undici'
+import { type Account, geminiAccounts } from '../../accounts'
+import { type AccountStateRecord, type StateDurations, stateFromFailure } from '../../accounts/state'
+import { useConfig } from '../../config'
+import type { ApiKeyRecord } from '../../keys'
+import { checkAccess } from '../../keys/access'
+import { keepLease } from '../../keys/admission'
+import { useLogger } from '../../logging'
+import { admitOrFail, authenticate, readJsonBody, recordRequest } from '../../relay/steps'
+import { useRedis } from '../../store/redis'
+import { classifyUpstreamError } from '../../upstream/errors'
+import { headerAllowList } from '../../upstream/headers'
+import { type Outcome, pump, readBounded } from '../../upstream/stream'
+import { CodeAssistSetupError, CodeAssistUnwrapper, projectFor, unwrapJson, wrapRequest } from './code-assist'
+import { GoogleError, googleErrorBody, googleFail } from './errors'
+import { GeminiUsageTap } from './usage'
+
+type Json = Record<string, unknown>
+
+/** What a Gemini path asks for. */
+export type GeminiRoute
+  = | { kind: 'models', version: string }
+    | { kind: 'model', version: string, model: string }
+    | { kind: 'generate', version: string, model: string, method: 'generateContent' | 'streamGenerateContent' | 'countTokens' }
+    | { kind: 'internal', method: string }
+
+const GENERATE = new Set(['generateContent', 'streamGenerateContent', 'countTokens'])
+/** Gemini CLI's Code Assist methods the relay passes through. */
+const INTERNAL = new Set(['loadCodeAssist', 'onboardUser', 'generateContent', 'streamGenerateContent', 'countTokens', 'listExperiments', 'retrieveUserQuota'])
+
+/** Parse the part of the path after `/api/gemini/` or `/gemini/` (null: not a Gemini endpoint). */
+export function parseRoute(path: string): GeminiRoute | null {
+  const p = path.replace(/^\/+|\/+$/g, '')
+  const internal = /^v1internal:([A-Za-z]+)$/.exec(p)
+  if (internal) return INTERNAL.has(internal[1]!) ? { kind: 'internal', method: internal[1]! } : null
+  const m = /^(v1beta|v1)\/models(?:\/([^/:]+)(?::([A-Za-z]+))?)?$/.exec(p)
+  if (!m) return null
+  const [, version, model, method] = m as unknown as [string, string, string | undefined, string | undefined]
+  if (!model) return { kind: 'models', version }
+  if (!method) return { kind: 'model', version, model: decodeURIComponent(model) }
+  return GENERATE.has(method) ? { kind: 'generate', version, model: decodeURIComponent(model), method: method as 'generateContent' } : null
+}
+
+// What a client may tell Google, and what Google may tell the client. Never the client's key.
+const requestHeaders = headerAllowList(['accept', 'content-type', 'user-agent', 'x-goog-api-client'])
+const responseHeaders = headerAllowList(['content-type', 'retry-after', 'x-goog-request-id'])
+
+/** Statuses that may say something about the account rather than the request. */
+const ACCOUNT_STATUSES = new Set([400, 401, 403, 429, 500, 502, 503, 504])
+const MAX_ERROR_BODY = 64 * 1024
+const MAX_JSON_BODY = 32 * 1024 * 1024
+
+/** Seconds in Google's RetryInfo (`"17s"`, `"0.5s"`), or 0. */
+function retryDelaySeconds(body: Json): number {
+  const details = ((body.error as Json | undefined)?.details ?? []) as Json[]
+  for (const d of Array.isArray(details) ? details : []) {
+    const m = /^(\d+(?:\.\d+)?)s$/.exec(String(d.retryDelay ?? ''))
+    if (m) return Number(m[1])
+  }
+  return 0
+}
+
+/**
+ * What a Google answer says about the account (not the request): 429 → rate limited for
+ * RetryInfo's delay (or retry-after); 401 or an invalid API key → credentials refused; 5xx →
+ * short cooldown. Null when the answer is about the request.
+ */
+export function geminiStateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, raw: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
+  let body: Json = {}
+  try {
+    body = JSON.parse(raw) as Json
+  }
+  catch { /* not JSON */ }
+  const message = String((body.error as Json | undefined)?.message ?? '').slice(0, 200)
+  const detail = message ? `: ${message}` : ''
+  if (status === 429) {
+    const retryAfter = retryDelaySeconds(body) || Number(headers['retry-after']) || 0
+    return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: now + Math.max(1000, retryAfter ? retryAfter * 1000 : d.rateLimitedDefaultMs) }
+  }
+  if (status === 401 || (status === 400 && /API_KEY_INVALID|API key not valid/i.test(raw))) {
+    return { state: 'error', reason: `upstream refused the account's credentials (${status})${detail}`, since: now, until: 0 }
+  }
+  if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
+  return null
+}
+
+/** Models answered for OAuth accounts (Code Assist has no model list of its own). */
+const CODE_ASSIST_MODELS = ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash']
+const modelEntry = (id: string) => ({
+  name: `models/${id}`, version: '001', displayName: id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'],
+})
+
+interface Ctx {
+  req: IncomingMessage
+  res: ServerResponse
+  route: GeminiRoute
+  key: ApiKeyRecord
+  raw: Buffer
+  json: Json
+  /** The client asked for SSE (`alt=sse`). */
+  sse: boolean
+  signal: AbortSignal
+}
+
+interface Upstream { url: string, headers: Record<string, string>, body: Buffer, method: 'GET' | 'POST', translate: 'json' | 'sse' | 'array' | null }
+
+/** Build the upstream call for this account: the API with its key, or Code Assist with its token. */
+async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
+  const cfg = useConfig()
+  const { route, req } = ctx
+  const h = requestHeaders(req.headers)
+  h['accept-encoding'] = 'identity'
+  const query = new URLSearchParams(req.url?.split('?')[1] ?? '')
+  query.delete('key')
+  const qs = query.toString() ? `?${query}` : ''
+  if (account.type !== 'oauth') {
+    h['x-goog-api-key'] = account.apiKey
+    const base = (account.apiUrl || cfg.gemini.apiUrl).replace(/\/+$/, '')
+    const path = route.kind === 'models' ? 'models' : route.kind === 'internal' ? '' : route.kind === 'model' ? `models/${route.model}` : `models/${route.model}:${route.method}`
+    const version = route.kind === 'internal' ? 'v1beta' : route.version
+    return { url: `${base}/${version}/${path}${qs}`, headers: h, body: ctx.raw, method: route.kind === 'generate' ? 'POST' : 'GET', translate: null }
+  }
+  h.authorization = `Bearer ${account.oauth?.accessToken ?? ''}`
+  h['content-type'] = 'application/json'
+  const base = cfg.gemini.codeAssistUrl.replace(/\/+$/, '')
+  if (route.kind === 'internal') {
+    // Gemini CLI's own calls; generation runs in the account's project.
+    const body = route.method === 'generateContent' || route.method === 'streamGenerateContent'
+      ? Buffer.from(JSON.stringify({ ...ctx.json, project: await projectFor(account) }))
+      : ctx.raw
+    return { url: `${base}/v1internal:${route.method}${qs}`, headers: h, body, method: 'POST', translate: null }
+  }
+  if (route.kind !== 'generate') throw new Error('unreachable: model listing is answered locally for OAuth accounts')
+  const project = route.method === 'countTokens' ? '' : await projectFor(account)
+  const stream = route.method === 'streamGenerateContent'
+  const body = Buffer.from(JSON.stringify(wrapRequest(route.method, route.model, project, ctx.json)))
+  return {
+    url: `${base}/v1internal:${route.method}${stream ? '?alt=sse' : ''}`, headers: h, body, method: 'POST',
+    translate: stream ? (ctx.sse ? 'sse' : 'array') : 'json',
+  }
+}
+
+interface Finished { account: Account, tap: GeminiUsageTap | null, outcome: Outcome, status: number, startedAt: Date }
+
+/**
+ * Forward with failover while nothing reached the client: a 429, 5xx, refused credentials, a
+ * connection error or a timeout marks the account and the next one is tried (MAX_RETRIES).
+ */
+async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<string>) => Promise<Account | null>, done: Finished, record: boolean): Promise<void> {
+  const cfg = useConfig()
+  const { res } = ctx
+  const tried = new Set<string>()
+  let account: Account | null = first
+  let last: { status: number, headers: Record<string, string>, body: Buffer } | GoogleError | null = null
+  let refreshedAfter401 = false
+  while (account && tried.size < Math.max(1, cfg.relay.maxRetries)) {
+    tried.add(account.id)
+    done.account = account
+    let up: Upstream
+    try {
+      await geminiAccounts.ensureFreshToken(account)
+      up = await upstreamFor(ctx, account)
+    }
+    catch (err) {
+      if (err instanceof CodeAssistSetupError) await geminiAccounts.setState(account.id, stateFromFailure(err.message, cfg.accountStates))
+      last = new GoogleError(502, `Account ${account.name} could not be used: ${(err as Error).message}`)
+      account = await pick(tried)
+      continue
+    }
+    const sentAt = performance.now()
+    let r: Awaited<ReturnType<typeof request>>
+    try {
+      r = await request(up.url, {
+        method: up.method, headers: up.headers, body: up.method === 'POST' ? up.body : undefined, signal: ctx.signal,
+        dispatcher: geminiAccounts.dispatcherFor(account), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
+      })
+    }
+    catch (err) {
+      if (ctx.signal.aborted) return
+      geminiAccounts.recordAttempt(account.id, false, performance.now() - sentAt)
+      const f = classifyUpstreamError(err, account.proxy)
+      useLogger().warn({ accountId: account.id, reason: f.message }, 'gemini upstream failure, trying another account')
+      await geminiAccounts.setState(account.id, stateFromFailure(f.message, cfg.accountStates))
+      last = new GoogleError(f.status, f.message)
+      Object.assign(done, { outcome: 'failed', status: f.status })
+      account = await pick(tried)
+      continue
+    }
+    done.status = r.statusCode
+    geminiAccounts.recordAttempt(account.id, r.statusCode < 500 && r.statusCode !== 429, performance.now() - sentAt)
+    if (r.statusCode === 401 && account.type === 'oauth' && !refreshedAfter401) {
+      await readBounded(r.body, MAX_ERROR_BODY)
+      refreshedAfter401 = true
+      try {
+        await geminiAccounts.ensureFreshToken(account, { force: true })
+        tried.delete(account.id)
+        continue
+      }
+      catch (err) {
+        last = new GoogleError(502, `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
+        account = await pick(tried)
+        continue
+      }
+    }
+    const headers = responseHeaders(r.headers)
+    if (ACCOUNT_STATUSES.has(r.statusCode)) {
+      const body = await readBounded(r.body, MAX_ERROR_BODY)
+      const state = geminiStateFromResponse(r.statusCode, r.headers, body.toString('utf8'), cfg.accountStates)
+      if (!state) return sendBuffered(res, r.statusCode, headers, body, done)
+      useLogger().warn({ accountId: account.id, state: state.state, status: r.statusCode }, 'gemini account marked, trying another account')
+      await geminiAccounts.setState(account.id, state)
+      last = { status: r.statusCode, headers, body }
+      done.outcome = 'failed'
+      account = await pick(tried)
+      continue
+    }
+    const ok = r.statusCode >= 200 && r.statusCode < 300
+    const upstreamSse = String(r.headers['content-type'] ?? '').startsWith('text/event-stream')
+    done.tap = record && ok ? new GeminiUsageTap(upstreamSse ? 'sse' : 'json') : null
+    if (!ok || !up.translate) {
+      if (typeof r.headers['content-length'] === 'string') headers['content-length'] = r.headers['content-length']
+      if (upstreamSse) Object.assign(headers, { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' })
+      res.writeHead(r.statusCode, headers)
+      if (upstreamSse) res.flushHeaders()
+      done.outcome = await pump(r.body, res, done.tap, null)
+      return
+    }
+    if (up.translate === 'json') {
+      const body = await readBounded(r.body, MAX_JSON_BODY)
+      done.tap?.push(body)
+      done.tap?.end()
+      return sendBuffered(res, r.statusCode, { 'content-type': 'application/json; charset=UTF-8' }, unwrapJson(body), done)
+    }
+    // A Code Assist stream, unwrapped into the standard shape the client asked for.
+    const tap = done.tap
+    const out = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        tap?.push(chunk)
+        unwrap.push(chunk)
+        cb()
+      },
+      flush(cb) {
+        unwrap.end()
+        cb()
+      },
+    })
+    const unwrap = new CodeAssistUnwrapper(up.translate, s => out.push(s))
+    r.body.on('error', err => out.destroy(err))
+    r.body.pipe(out)
+    res.writeHead(200, {
+      'content-type': up.translate === 'sse' ? 'text/event-stream' : 'application/json; charset=UTF-8',
+      'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no',
+    })
+    res.flushHeaders()
+    done.outcome = await pump(out, res, null, null)
+    tap?.end()
+    return
+  }
+  if (last instanceof GoogleError) throw last
+  if (last) sendBuffered(res, last.status, { ...last.headers, 'x-relay-attempts': String(tried.size) }, last.body, done)
+}
+
+function sendBuffered(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer, done: Finished): void {
+  headers['content-length'] = String(body.length)
+  res.writeHead(status, headers)
+  res.end(body)
+  done.outcome = 'done'
+}
+
+/** The model a request is for: in the path, or (Code Assist calls) in the body. */
+function modelOf(route: GeminiRoute, json: Json): string {
+  if (route.kind === 'generate' || route.kind === 'model') return route.model
+  const m = json.model ?? (json.request as Json | undefined)?.model
+  return typeof m === 'string' ? m.replace(/^models\//, '') : ''
+}
+
+/**
+ * Relay one Gemini request (standard API or Gemini CLI's Code Assist calls): key → access →
+ * account → admission → forward with failover (translated for OAuth accounts) → record.
+ */
+export async function relayGemini(event: H3Event, path: string): Promise<void> {
+  const { req, res } = event.node
+  const cfg = useConfig()
+  const route = parseRoute(path)
+  if (!route) throw new GoogleError(404, `No such Gemini endpoint: ${event.method} ${event.path.split('?')[0]}.`)
+  const wants = route.kind === 'models' || route.kind === 'model' ? 'GET' : 'POST'
+  if (event.method !== wants) throw new GoogleError(405, `Method ${event.method} is not allowed here; use ${wants}.`, { allow: wants })
+  const key = await authenticate(req, googleFail)
+  const { raw, json } = wants === 'POST' ? await readJsonBody(req, cfg.relay.maxBodyBytes, googleFail) : { raw: Buffer.alloc(0), json: {} }
+  const model = modelOf(route, json)
+  // Setup calls (loadCodeAssist, …) and model listings name no model: only the platform and client are checked.
+  const denied = checkAccess(model ? key : { ...key, allowedModels: [], blockedModels: [] }, 'gemini', model, req.headers['user-agent'])
+  if (denied) throw new GoogleError(403, denied.message)
+
+  // Gemini CLI's own calls need an OAuth account; the standard API takes either kind.
+  const apiKeyOnly = new Set<string>()
+  if (route.kind === 'internal') for (const a of await geminiAccounts.all()) if (a.type !== 'oauth') apiKeyOnly.add(a.id)
+  const pick = (tried: ReadonlySet<string>) => geminiAccounts.pickFor(key, new Set([...tried, ...apiKeyOnly]), null)
+  const account = await pick(new Set())
+  if (!account) throw new GoogleError(503, `No Gemini account can serve this request (${await geminiAccounts.unavailableReasons(key)}).`)
+
+  if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') return answerModels(res, route)
+  const record = (route.kind === 'generate' || route.kind === 'internal') && (route.method === 'generateContent' || route.method === 'streamGenerateContent')
+  const admission = record ? await admitOrFail(key, googleFail) : null
+  const stopLease = admission ? keepLease(useRedis(), key.id, admission.leaseId) : () => {}
+  const ac = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort()
+  })
+  const ctx: Ctx = { req, res, route, key, raw, json, sse: /(^|[?&])alt=sse(&|$)/.test(req.url?.split('?')[1] ?? ''), signal: ac.signal }
+  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date() }
+  try {
+    await forward(ctx, account, pick, done, record)
+  }
+  finally {
+    stopLease()
+    if (admission) {
+      await recordRequest(key, model, admission, {
+        accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
+        outcome: done.outcome, status: done.status, startedAt: done.startedAt,
+      })
+    }
+  }
+}
+
+function answerModels(res: ServerResponse, route: GeminiRoute): void {
+  const body = route.kind === 'model'
+    ? CODE_ASSIST_MODELS.includes(route.model.replace(/^models\//, '')) ? JSON.stringify(modelEntry(route.model.replace(/^models\//, ''))) : null
+    : JSON.stringify({ models: CODE_ASSIST_MODELS.map(modelEntry) })
+  const status = body ? 200 : 404
+  const text = body ?? googleErrorBody(404, `models/${route.kind === 'model' ? route.model : ''} is not found.`)
+  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}

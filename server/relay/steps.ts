@@ -1,0 +1,95 @@
+import type { IncomingMessage } from 'node:http'
+import { apiKeys, keyRejection, type ApiKeyRecord } from '../keys'
+import { type Admission, admit, isDenial } from '../keys/admission'
+import { extractApiKey } from '../keys/extract'
+import { useLogger } from '../logging'
+import { useRedis } from '../store/redis'
+import { BodyTooLargeError, readBodyLimited } from '../upstream/body'
+import type { Outcome } from '../upstream/stream'
+import { pricing } from '../usage/pricing-store'
+import { recordUsage } from '../usage/record'
+import { emptyUsage, type Usage } from '../usage/types'
+
+/**
+ * The protocol-neutral steps of relaying a request (key, body, admission, recording). Each
+ * protocol passes `fail`, which turns a refusal into its own error shape.
+ */
+export type FailKind = 'auth' | 'permission' | 'rate_limit' | 'invalid' | 'too_large'
+export type Fail = (status: number, kind: FailKind, message: string, headers?: Record<string, string>) => Error
+
+/** Authenticate the calling key (cached lookup). */
+export async function authenticate(req: IncomingMessage, fail: Fail): Promise<ApiKeyRecord> {
+  const raw = extractApiKey(req.headers, req.url)
+  if (!raw) throw fail(401, 'auth', 'Missing API key: send your cr_ key as x-api-key, x-goog-api-key, ?key= or Authorization: Bearer.')
+  const key = await apiKeys.lookup(raw)
+  const why = keyRejection(key)
+  if (why) throw fail(401, 'auth', `${why}.`)
+  return key!
+}
+
+/** Read the body (bounded by REQUEST_MAX_SIZE_MB) and parse it as a JSON object. */
+export async function readJsonBody(req: IncomingMessage, limit: number, fail: Fail): Promise<{ raw: Buffer, json: Record<string, unknown> }> {
+  let raw: Buffer
+  try {
+    raw = await readBodyLimited(req, limit)
+  }
+  catch (err) {
+    if (err instanceof BodyTooLargeError) throw fail(413, 'too_large', err.message, { connection: 'close' })
+    throw fail(400, 'invalid', 'Could not read the request body.')
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(raw.toString('utf8'))
+  }
+  catch {
+    throw fail(400, 'invalid', 'Request body is not valid JSON.')
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw fail(400, 'invalid', 'Request body must be a JSON object.')
+  return { raw, json: json as Record<string, unknown> }
+}
+
+/** Check every limit and take a concurrency lease in one Redis call, or refuse (429 / 401). */
+export async function admitOrFail(key: ApiKeyRecord, fail: Fail): Promise<Admission> {
+  const a = await admit(useRedis(), key)
+  if (!isDenial(a)) return a
+  throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
+}
+
+/** How a relayed request ended, for recording. */
+export interface Served {
+  accountId: string
+  /** The model the answer named (else the requested one is recorded). */
+  model: string | null
+  /** Usage read from the answer; null when no usable answer was read. */
+  usage: Usage | null
+  outcome: Outcome
+  status: number
+  startedAt: Date
+}
+
+const unpricedSeen = new Set<string>()
+
+/**
+ * Record one request (one Redis call): counted when a response carried usage, or when the
+ * client left before any answer (with what was seen). Upstream errors only release the lease.
+ */
+export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served): Promise<void> {
+  const model = s.model ?? (requested || 'unknown')
+  const usage = s.usage ?? emptyUsage()
+  const counted = s.usage !== null || (s.outcome === 'aborted' && s.status === 0)
+  const { micros, known } = await pricing.cost(model, usage)
+  if (counted && !known && !unpricedSeen.has(model)) {
+    unpricedSeen.add(model)
+    useLogger().warn({ model }, 'model has no price: recorded with cost 0 (add a price in the admin pricing table)')
+  }
+  try {
+    await recordUsage(useRedis(), {
+      keyId: key.id, accountId: s.accountId, model, usage, costMicros: micros, priced: known, counted,
+      aborted: s.outcome !== 'done', status: s.status, durationMs: Date.now() - s.startedAt.getTime(),
+      at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId,
+    })
+  }
+  catch (err) {
+    useLogger().error({ err, keyId: key.id, accountId: s.accountId }, 'usage recording failed')
+  }
+}
