@@ -1,4 +1,4 @@
-import { claudeAccounts } from '../accounts'
+import { claudeAccounts, geminiAccounts } from '../accounts'
 import { useRedis } from '../store/redis'
 import { rk } from '../store/keys'
 import { dim } from './buckets'
@@ -13,10 +13,10 @@ export async function usageBreakdown(by: 'key' | 'account' | 'model', granularit
     : coveringBuckets(from, to)
   if (by === 'model') return breakdown(redis, buckets, await redis.smembers(rk.usageModels()), dim.model)
   if (by === 'account') {
-    const accounts = await claudeAccounts.list()
-    const names = new Map(accounts.map(a => [a.id, a.name]))
+    const accounts = (await Promise.all([claudeAccounts.list(), geminiAccounts.list()])).flat()
+    const byId = new Map(accounts.map(a => [a.id, a]))
     const rows = await breakdown(redis, buckets, accounts.map(a => a.id), dim.account)
-    return rows.map(r => ({ ...r, name: names.get(r.id) ?? null }))
+    return rows.map(r => ({ ...r, name: byId.get(r.id)?.name ?? null, platform: byId.get(r.id)?.platform ?? null }))
   }
   const [ids, search] = await Promise.all([redis.zrange(rk.apiKeyIndex(), 0, -1), redis.hgetall(rk.apiKeySearch())])
   const rows = await breakdown(redis, buckets, ids, dim.key)

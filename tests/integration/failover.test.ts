@@ -118,6 +118,14 @@ describe('account states and failover', () => {
     expect(msg).toMatch(/B: overloaded until/)
   })
 
+  it('the dashboard counts accounts by state', async () => {
+    upA.behaviour.mode = 'error429'
+    expect((await send()).status).toBe(200)
+    const d = (await server.admin<{ accounts: { total: number, byState: Record<string, number>, byPlatform: Record<string, number> } }>('GET', '/api/admin/dashboard')).body
+    expect(d.accounts).toMatchObject({ total: 2, byPlatform: { claude: 2, gemini: 0 } })
+    expect(d.accounts.byState).toMatchObject({ active: 1, rate_limited: 1, overloaded: 0, error: 0 })
+  })
+
   it('the 5-hour session window Anthropic reports shows on the account', async () => {
     const reset = Math.ceil(Date.now() / 1000) + 4 * 3600
     upA.behaviour.headers = { 'anthropic-ratelimit-unified-5h-status': 'allowed_warning', 'anthropic-ratelimit-unified-5h-reset': String(reset) }
