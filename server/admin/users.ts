@@ -54,3 +54,10 @@ export async function verifyAdmin(redis: Redis, username: string, password: stri
 
 // scrypt of a random password nobody knows, with the same parameters as real hashes.
 const DUMMY_HASH = 'scrypt$65536$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+
+/** Set a new password for an admin (scrypt). False when the admin is gone. */
+export async function setAdminPassword(redis: Redis, adminId: string, password: string): Promise<boolean> {
+  if (!await redis.exists(rk.admin(adminId))) return false
+  await redis.hset(rk.admin(adminId), 'passwordHash', await hashPassword(password))
+  return true
+}
