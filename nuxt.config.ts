@@ -2,10 +2,23 @@
 // process starts, so a build can be moved between machines and configured by env alone.
 export default defineNuxtConfig({
   modules: ['@pinia/nuxt', '@nuxtjs/tailwindcss', '@nuxt/eslint'],
-  imports: { dirs: ['stores'] },
+  imports: { dirs: ['stores'], presets: [{ from: 'vue-i18n', imports: ['useI18n'] }] },
   devtools: { enabled: false },
+  app: {
+    head: {
+      title: 'Claude Relay',
+      meta: [{ name: 'viewport', content: 'width=device-width, initial-scale=1' }],
+      // Apply the saved theme before the first paint (no flash of the wrong theme).
+      script: [{
+        innerHTML: `(function(){try{var c=localStorage.getItem('crs-theme');var d=c==='dark'||(c!=='light'&&matchMedia('(prefers-color-scheme: dark)').matches);document.documentElement.classList.toggle('dark',d)}catch(e){}})()`,
+        tagPosition: 'head',
+      }],
+    },
+  },
   routeRules: {
     '/': { redirect: '/web' },
+    // The admin console is a client-side app (its data needs the admin session anyway).
+    '/web/**': { ssr: false },
   },
   compatibilityDate: '2025-07-15',
   typescript: { strict: true },
