@@ -10,7 +10,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['tests/integration/**/*.test.ts'],
+          // Browser tests (tests/browser, headless Debian Chromium) share the built server and its setup.
+          include: ['tests/integration/**/*.test.ts', 'tests/browser/**/*.test.ts'],
           environment: 'node',
           // Builds .output once (unless E2E_SKIP_BUILD=1) and checks Redis; each file then starts
           // its own built server with its own REDIS_KEY_PREFIX, so files can run in parallel.
