@@ -1,5 +1,5 @@
 import { useConfig } from '../config'
-import { useLogger } from '../logging'
+import { useLogger, useTokenLogger } from '../logging'
 import { publish, subscribe, useRedis } from '../store/redis'
 import { channels, rk } from '../store/keys'
 import * as store from './store'
@@ -197,7 +197,19 @@ export function createAccountService(platform: store.Platform) {
       await stateChanged(id)
     },
     /** Refresh an OAuth account's token when it is about to expire (or now, with `force`). */
-    ensureFreshToken: (account: store.Account, opts?: { force?: boolean, aheadMs?: number }) => ensureFreshToken(account, refreshDeps(), opts),
+    async ensureFreshToken(account: store.Account, opts?: { force?: boolean, aheadMs?: number }) {
+      const before = account.oauth?.expiresAt
+      try {
+        await ensureFreshToken(account, refreshDeps(), opts)
+        if (account.oauth && account.oauth.expiresAt !== before) {
+          useTokenLogger().info({ accountId: account.id, platform, expiresAt: new Date(account.oauth.expiresAt).toISOString() }, 'oauth token refreshed')
+        }
+      }
+      catch (err) {
+        useTokenLogger().warn({ accountId: account.id, platform, reason: (err as Error).message }, 'oauth token refresh failed')
+        throw err
+      }
+    },
     /** The admin view, with this instance's health figures for the account. */
     toView: (a: store.Account) => ({ ...store.toAccountView(a), health: health.stats(a.id) }),
   }

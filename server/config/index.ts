@@ -32,6 +32,8 @@ const EnvSchema = z.object({
   ADMIN_SESSION_HOURS: int(24, 1),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   LOG_DIR: z.string().default('./logs'),
+  LOG_RETENTION_DAYS: int(14, 0),
+  LOG_FILES: z.enum(['0', '1']).default('1'),
   CLAUDE_API_URL: url('https://api.anthropic.com'),
   CLAUDE_OAUTH_AUTHORIZE_URL: url('https://claude.ai/oauth/authorize'),
   CLAUDE_OAUTH_TOKEN_URL: url('https://platform.claude.com/v1/oauth/token'),
@@ -89,7 +91,7 @@ function parseConfig(env: Record<string, string | undefined>) {
     },
     secrets: { jwt: e.JWT_SECRET, encryptionKey: e.ENCRYPTION_KEY, apiKeySalt: e.API_KEY_SALT },
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD, sessionHours: e.ADMIN_SESSION_HOURS },
-    log: { level: e.LOG_LEVEL, dir: e.LOG_DIR },
+    log: { level: e.LOG_LEVEL, dir: e.LOG_FILES === '1' ? e.LOG_DIR : null, retentionDays: e.LOG_RETENTION_DAYS },
     claude: {
       apiUrl: e.CLAUDE_API_URL,
       oauth: {

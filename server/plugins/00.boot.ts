@@ -1,6 +1,6 @@
 import { ConfigError, useConfig } from '../config'
 import { bootstrapAdmin } from '../admin/users'
-import { useLogger } from '../logging'
+import { closeLogging, configureLogging, useLogger } from '../logging'
 import { closeRedis, createRedis, setRedis } from '../store/redis'
 
 const CONNECT_TIMEOUT_MS = 10_000
@@ -25,6 +25,7 @@ export default defineNitroPlugin((nitroApp) => {
     if (err instanceof ConfigError) fail(err.lines)
     throw err
   }
+  configureLogging({ level: cfg.log.level, dir: cfg.log.dir, retentionDays: cfg.log.retentionDays })
   const log = useLogger()
   const redis = createRedis(cfg.redis)
   setRedis(redis)
@@ -53,5 +54,6 @@ export default defineNitroPlugin((nitroApp) => {
 
   nitroApp.hooks.hook('close', async () => {
     await closeRedis()
+    closeLogging()
   })
 })

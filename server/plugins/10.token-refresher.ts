@@ -1,7 +1,7 @@
 import { claudeAccounts, geminiAccounts } from '../accounts'
 import { isAvailable } from '../accounts/state'
 import { useConfig } from '../config'
-import { useLogger } from '../logging'
+import { useTokenLogger } from '../logging'
 
 /**
  * Background token refresher: renews OAuth tokens that expire within OAUTH_REFRESH_AHEAD_MINUTES,
@@ -11,7 +11,7 @@ import { useLogger } from '../logging'
 export default defineNitroPlugin((nitroApp) => {
   const { tokenRefresher } = useConfig()
   if (!tokenRefresher.intervalMs) return
-  const log = useLogger()
+  const log = useTokenLogger()
   let running = false
   const tick = async () => {
     if (running) return
@@ -22,8 +22,7 @@ export default defineNitroPlugin((nitroApp) => {
           && isAvailable(a.state) && a.oauth.expiresAt - Date.now() < tokenRefresher.aheadMs)
         for (const account of due) {
           await service.ensureFreshToken(account, { aheadMs: tokenRefresher.aheadMs })
-            .then(() => log.info({ accountId: account.id, platform: account.platform }, 'oauth token refreshed ahead of expiry'))
-            .catch(err => log.warn({ accountId: account.id, platform: account.platform, reason: (err as Error).message }, 'oauth token refresh failed'))
+            .catch(() => { /* logged by the service, retried with backoff */ })
         }
       }
     }

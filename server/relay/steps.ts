@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { apiKeys, keyRejection, type ApiKeyRecord } from '../keys'
 import { type Admission, admit, isDenial } from '../keys/admission'
 import { extractApiKey } from '../keys/extract'
@@ -55,6 +56,13 @@ export async function admitOrFail(key: ApiKeyRecord, fail: Fail): Promise<Admiss
   throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
 }
 
+/** A request id for the log line, returned to the client as `x-request-id`. */
+export function assignRequestId(res: ServerResponse): string {
+  const id = randomUUID()
+  res.setHeader('x-request-id', id)
+  return id
+}
+
 /** How a relayed request ended, for recording. */
 export interface Served {
   accountId: string
@@ -73,7 +81,7 @@ const unpricedSeen = new Set<string>()
  * Record one request (one Redis call): counted when a response carried usage, or when the
  * client left before any answer (with what was seen). Upstream errors only release the lease.
  */
-export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served): Promise<void> {
+export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served): Promise<number> {
   const model = s.model ?? (requested || 'unknown')
   const usage = s.usage ?? emptyUsage()
   const counted = s.usage !== null || (s.outcome === 'aborted' && s.status === 0)
@@ -92,4 +100,34 @@ export async function recordRequest(key: ApiKeyRecord, requested: string, admiss
   catch (err) {
     useLogger().error({ err, keyId: key.id, accountId: s.accountId }, 'usage recording failed')
   }
+  return micros
+}
+
+/** What the one log line of a relayed request says (ids and numbers only: never a key, token or prompt). */
+export interface RequestLogLine {
+  requestId: string
+  platform: 'claude' | 'gemini'
+  route: string
+  keyId: string
+  accountId: string | null
+  model: string
+  stream: boolean
+  status: number
+  attempts: number
+  ttfbMs: number | null
+  startedAt: Date
+  usage: Usage | null
+  costMicros: number | null
+  outcome: Outcome
+}
+
+/** One line per relayed request. */
+export function logRequest(l: RequestLogLine): void {
+  const u = l.usage
+  useLogger().info({
+    reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: l.model, stream: l.stream,
+    status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, durationMs: Date.now() - l.startedAt.getTime(),
+    tokens: u ? { input: u.inputTokens, output: u.outputTokens, cacheCreate: u.cacheCreate5m + u.cacheCreate1h, cacheRead: u.cacheRead } : null,
+    costMicros: l.costMicros, aborted: l.outcome !== 'done',
+  }, 'request')
 }

@@ -1,6 +1,7 @@
 import { useRedis } from '../store/redis'
 import { version } from '../../package.json'
 import { usePools } from '../accounts/pools'
+import { loggerState } from '../logging'
 
 const started = Date.now()
 
@@ -22,9 +23,10 @@ export async function healthReport() {
     redis = { status: 'unhealthy', latencyMs: Math.round(performance.now() - t0), error: (err as Error).message }
   }
   const connectionPools = usePools().summary()
+  const logger = loggerState()
   return {
-    status: redis.status !== 'healthy' ? 'unhealthy' : connectionPools.status === 'healthy' ? 'healthy' : 'degraded',
-    components: { redis, connectionPools },
+    status: redis.status !== 'healthy' ? 'unhealthy' : connectionPools.status === 'healthy' && logger.status !== 'degraded' ? 'healthy' : 'degraded',
+    components: { redis, connectionPools, logger },
     version,
     uptime: Math.round((Date.now() - started) / 1000),
   }

@@ -34,6 +34,8 @@ export interface Finished {
   startedAt: Date
   account: ClaudeAccount
   attempts: number
+  /** ms from the request's start to the response headers (null: none sent). */
+  ttfbMs: number | null
 }
 
 /** `{apiUrl}{path}`; an apiUrl that already ends in /v1/messages is taken as the base. Keeps `?beta=true`. */
@@ -181,6 +183,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     // The conversation stays with the account that answered it (and moves with a failover).
     if (ok) claudeAccounts.bindSession(session, account.id)
     done.tap = record && ok ? new AnthropicUsageTap(sse) : null
+    done.ttfbMs = Date.now() - done.startedAt.getTime()
     res.writeHead(up.statusCode, clientHeaders(up.headers, sse))
     if (sse) res.flushHeaders()
     // The upstream broke mid-body: tell an SSE client the way Anthropic does; cut others off.
@@ -193,6 +196,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
 
 function sendBuffered(res: ServerResponse, b: Buffered, done: Finished): void {
   b.headers['content-length'] = String(b.body.length)
+  done.ttfbMs = Date.now() - done.startedAt.getTime()
   res.writeHead(b.status, b.headers)
   res.end(b.body)
   done.outcome = 'done'

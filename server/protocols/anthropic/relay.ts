@@ -2,10 +2,9 @@ import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
 import { claudeAccounts } from '../../accounts'
 import { useConfig } from '../../config'
-import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
-import { type Admission, keepLease } from '../../keys/admission'
-import { admitOrFail, authenticate, type Fail, type FailKind, readJsonBody, recordRequest } from '../../relay/steps'
+import { keepLease } from '../../keys/admission'
+import { admitOrFail, assignRequestId, authenticate, type Fail, type FailKind, logRequest, readJsonBody, recordRequest } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import type { AnthropicErrorType } from './errors'
 import { type Finished, forwardWithFailover } from './forward'
@@ -31,6 +30,7 @@ export interface RelayOptions {
 export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promise<void> {
   const { req, res } = event.node
   const cfg = useConfig()
+  const requestId = assignRequestId(res)
   const key = await requireClientKey(req)
   const { raw, json } = await readJsonBody(req, cfg.relay.maxBodyBytes, fail)
   const requested = typeof json.model === 'string' ? json.model : ''
@@ -45,19 +45,20 @@ export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promis
   // count_tokens is free upstream: it is neither limited nor recorded.
   const admission = opts.record ? await admitOrFail(key, fail) : null
   const stopLease = admission ? keepLease(useRedis(), key.id, admission.leaseId) : () => {}
-  const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0 }
+  const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0, ttfbMs: null }
   try {
     await forwardWithFailover(req, res, { key, session, first: account, raw, path: opts.path, record: opts.record }, done)
   }
   finally {
     stopLease()
-    if (admission) await record(key, requested, admission, done)
+    const served = {
+      accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
+      outcome: done.outcome, status: done.status, startedAt: done.startedAt,
+    }
+    const costMicros = admission ? await recordRequest(key, requested, admission, served) : null
+    logRequest({
+      ...served, requestId, platform: 'claude', route: opts.path, keyId: key.id, model: served.model ?? requested,
+      stream: json.stream === true, attempts: done.attempts, ttfbMs: done.ttfbMs, costMicros,
+    })
   }
-}
-
-async function record(key: ApiKeyRecord, requested: string, admission: Admission, done: Finished): Promise<void> {
-  await recordRequest(key, requested, admission, {
-    accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
-    outcome: done.outcome, status: done.status, startedAt: done.startedAt,
-  })
 }

@@ -9,7 +9,7 @@ import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
-import { admitOrFail, authenticate, readJsonBody, recordRequest } from '../../relay/steps'
+import { admitOrFail, assignRequestId, authenticate, logRequest, readJsonBody, recordRequest } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
@@ -143,7 +143,7 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
   }
 }
 
-interface Finished { account: Account, tap: GeminiUsageTap | null, outcome: Outcome, status: number, startedAt: Date }
+interface Finished { account: Account, tap: GeminiUsageTap | null, outcome: Outcome, status: number, startedAt: Date, ttfbMs: number | null, attempts: number }
 
 /**
  * Forward with failover while nothing reached the client: a 429, 5xx, refused credentials, a
@@ -159,6 +159,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
   while (account && tried.size < Math.max(1, cfg.relay.maxRetries)) {
     tried.add(account.id)
     done.account = account
+    done.attempts = tried.size
     let up: Upstream
     try {
       await geminiAccounts.ensureFreshToken(account)
@@ -223,6 +224,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
     if (!ok || !up.translate) {
       if (typeof r.headers['content-length'] === 'string') headers['content-length'] = r.headers['content-length']
       if (upstreamSse) Object.assign(headers, { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' })
+      done.ttfbMs = Date.now() - done.startedAt.getTime()
       res.writeHead(r.statusCode, headers)
       if (upstreamSse) res.flushHeaders()
       done.outcome = await pump(r.body, res, done.tap, null)
@@ -250,6 +252,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
     const unwrap = new CodeAssistUnwrapper(up.translate, s => out.push(s))
     r.body.on('error', err => out.destroy(err))
     r.body.pipe(out)
+    done.ttfbMs = Date.now() - done.startedAt.getTime()
     res.writeHead(200, {
       'content-type': up.translate === 'sse' ? 'text/event-stream' : 'application/json; charset=UTF-8',
       'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no',
@@ -265,6 +268,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
 
 function sendBuffered(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer, done: Finished): void {
   headers['content-length'] = String(body.length)
+  done.ttfbMs = Date.now() - done.startedAt.getTime()
   res.writeHead(status, headers)
   res.end(body)
   done.outcome = 'done'
@@ -284,6 +288,7 @@ function modelOf(route: GeminiRoute, json: Json): string {
 export async function relayGemini(event: H3Event, path: string): Promise<void> {
   const { req, res } = event.node
   const cfg = useConfig()
+  const requestId = assignRequestId(res)
   const route = parseRoute(path)
   if (!route) throw new GoogleError(404, `No such Gemini endpoint: ${event.method} ${event.path.split('?')[0]}.`)
   const wants = route.kind === 'models' || route.kind === 'model' ? 'GET' : 'POST'
@@ -311,18 +316,22 @@ export async function relayGemini(event: H3Event, path: string): Promise<void> {
     if (!res.writableFinished) ac.abort()
   })
   const ctx: Ctx = { req, res, route, key, raw, json, sse: /(^|[?&])alt=sse(&|$)/.test(req.url?.split('?')[1] ?? ''), signal: ac.signal }
-  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date() }
+  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   try {
     await forward(ctx, account, pick, done, record)
   }
   finally {
     stopLease()
-    if (admission) {
-      await recordRequest(key, model, admission, {
-        accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
-        outcome: done.outcome, status: done.status, startedAt: done.startedAt,
-      })
+    const served = {
+      accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
+      outcome: done.outcome, status: done.status, startedAt: done.startedAt,
     }
+    const costMicros = admission ? await recordRequest(key, model, admission, served) : null
+    logRequest({
+      ...served, requestId, platform: 'gemini', route: route.kind === 'internal' ? `v1internal:${route.method}` : `${route.kind}:${route.kind === 'generate' ? route.method : ''}`,
+      keyId: key.id, model: served.model ?? model, stream: route.kind !== 'models' && route.kind !== 'model' && route.method === 'streamGenerateContent',
+      attempts: done.attempts, ttfbMs: done.ttfbMs, costMicros,
+    })
   }
 }
 
