@@ -1,6 +1,7 @@
 import { ConfigError, useConfig } from '../config'
 import { bootstrapAdmin } from '../admin/users'
 import { closeLogging, configureLogging, useLogger } from '../logging'
+import { drainRelays } from '../relay/steps'
 import { closeRedis, createRedis, setRedis } from '../store/redis'
 
 const CONNECT_TIMEOUT_MS = 10_000
@@ -53,6 +54,9 @@ export default defineNitroPlugin((nitroApp) => {
     })
 
   nitroApp.hooks.hook('close', async () => {
+    // Nitro stopped accepting and waited for open connections (NITRO_SHUTDOWN_TIMEOUT); requests
+    // still recording their usage finish before Redis goes.
+    await drainRelays(10_000)
     await closeRedis()
     closeLogging()
   })

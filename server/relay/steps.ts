@@ -56,6 +56,32 @@ export async function admitOrFail(key: ApiKeyRecord, fail: Fail): Promise<Admiss
   throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
 }
 
+let inflight = 0
+let drained: (() => void) | null = null
+
+/** Count a relayed request as in flight until the returned function is called (shutdown waits for it). */
+export function trackRelay(): () => void {
+  inflight++
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    if (--inflight === 0) drained?.()
+  }
+}
+
+/** Wait until no relayed request is in flight (their usage recorded), at most `ms`. */
+export function drainRelays(ms: number): Promise<void> {
+  if (inflight === 0) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    drained = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+  })
+}
+
 /** A request id for the log line, returned to the client as `x-request-id`. */
 export function assignRequestId(res: ServerResponse): string {
   const id = randomUUID()

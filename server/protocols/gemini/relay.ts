@@ -9,7 +9,7 @@ import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
-import { admitOrFail, assignRequestId, authenticate, logRequest, readJsonBody, recordRequest } from '../../relay/steps'
+import { admitOrFail, assignRequestId, authenticate, logRequest, readJsonBody, recordRequest, trackRelay } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
@@ -286,9 +286,19 @@ function modelOf(route: GeminiRoute, json: Json): string {
  * account → admission → forward with failover (translated for OAuth accounts) → record.
  */
 export async function relayGemini(event: H3Event, path: string): Promise<void> {
+  const requestId = assignRequestId(event.node.res)
+  const untrack = trackRelay()
+  try {
+    await relayTracked(event, path, requestId)
+  }
+  finally {
+    untrack()
+  }
+}
+
+async function relayTracked(event: H3Event, path: string, requestId: string): Promise<void> {
   const { req, res } = event.node
   const cfg = useConfig()
-  const requestId = assignRequestId(res)
   const route = parseRoute(path)
   if (!route) throw new GoogleError(404, `No such Gemini endpoint: ${event.method} ${event.path.split('?')[0]}.`)
   const wants = route.kind === 'models' || route.kind === 'model' ? 'GET' : 'POST'
