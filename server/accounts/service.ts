@@ -1,5 +1,6 @@
 import { useConfig } from '../config'
 import { useLogger, useTokenLogger } from '../logging'
+import { observeRefresh } from '../metrics'
 import { publish, subscribe, useRedis } from '../store/redis'
 import { channels, rk } from '../store/keys'
 import * as store from './store'
@@ -202,10 +203,12 @@ export function createAccountService(platform: store.Platform) {
       try {
         await ensureFreshToken(account, refreshDeps(), opts)
         if (account.oauth && account.oauth.expiresAt !== before) {
+          observeRefresh(platform, true)
           useTokenLogger().info({ accountId: account.id, platform, expiresAt: new Date(account.oauth.expiresAt).toISOString() }, 'oauth token refreshed')
         }
       }
       catch (err) {
+        observeRefresh(platform, false)
         useTokenLogger().warn({ accountId: account.id, platform, reason: (err as Error).message }, 'oauth token refresh failed')
         throw err
       }

@@ -66,6 +66,7 @@ const EnvSchema = z.object({
   POOL_SAMPLE_SECONDS: int(30, 0),
   POOL_RECONNECT_MAX_SECONDS: int(16, 1),
   UPSTREAM_CA_FILE: z.string().optional(),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -135,6 +136,7 @@ function parseConfig(env: Record<string, string | undefined>) {
       backoffMaxMs: e.POOL_RECONNECT_MAX_SECONDS * 1000,
     },
     upstreamCaFile: e.UPSTREAM_CA_FILE ?? null,
+    metricsToken: e.METRICS_TOKEN ?? null,
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }

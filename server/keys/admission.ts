@@ -3,6 +3,7 @@ import type Redis from 'ioredis'
 import { rk } from '../store/keys'
 import { bucketIds, dim, weekId } from '../usage/buckets'
 import type { ApiKeyRecord } from './records'
+import { activeLeases } from '../metrics'
 
 /** How long a concurrency lease lives without renewal (a crashed instance frees it by then). */
 export const LEASE_MS = 60_000
@@ -73,11 +74,18 @@ export const isDenial = (a: Admission | Denial): a is Denial => 'status' in a
 /** Keep a long request's lease alive; returns a stop function (call it when the request ends). */
 export function keepLease(redis: Redis, keyId: string, leaseId: string): () => void {
   if (!leaseId) return () => {}
+  activeLeases.inc()
   const timer = setInterval(() => {
     void redis.zadd(rk.leases(keyId), 'XX', Date.now() + LEASE_MS, leaseId).catch(() => {})
   }, LEASE_MS / 3)
   timer.unref()
-  return () => clearInterval(timer)
+  let stopped = false
+  return () => {
+    if (stopped) return
+    stopped = true
+    activeLeases.dec()
+    clearInterval(timer)
+  }
 }
 
 /** The key's live limit state for its holder and the admin UI: window, leases in use, weekly cost. */

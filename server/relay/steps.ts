@@ -4,6 +4,7 @@ import { apiKeys, keyRejection, type ApiKeyRecord } from '../keys'
 import { type Admission, admit, isDenial } from '../keys/admission'
 import { extractApiKey } from '../keys/extract'
 import { useLogger } from '../logging'
+import { activeRelays, observeRequest, timeRedis } from '../metrics'
 import { useRedis } from '../store/redis'
 import { BodyTooLargeError, readBodyLimited } from '../upstream/body'
 import type { Outcome } from '../upstream/stream'
@@ -51,7 +52,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number, fail: Fa
 
 /** Check every limit and take a concurrency lease in one Redis call, or refuse (429 / 401). */
 export async function admitOrFail(key: ApiKeyRecord, fail: Fail): Promise<Admission> {
-  const a = await admit(useRedis(), key)
+  const a = await timeRedis('admit', () => admit(useRedis(), key))
   if (!isDenial(a)) return a
   throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
 }
@@ -62,10 +63,12 @@ let drained: (() => void) | null = null
 /** Count a relayed request as in flight until the returned function is called (shutdown waits for it). */
 export function trackRelay(): () => void {
   inflight++
+  activeRelays.inc()
   let done = false
   return () => {
     if (done) return
     done = true
+    activeRelays.dec()
     if (--inflight === 0) drained?.()
   }
 }
@@ -117,11 +120,11 @@ export async function recordRequest(key: ApiKeyRecord, requested: string, admiss
     useLogger().warn({ model }, 'model has no price: recorded with cost 0 (add a price in the admin pricing table)')
   }
   try {
-    await recordUsage(useRedis(), {
+    await timeRedis('record', () => recordUsage(useRedis(), {
       keyId: key.id, accountId: s.accountId, model, usage, costMicros: micros, priced: known, counted,
       aborted: s.outcome !== 'done', status: s.status, durationMs: Date.now() - s.startedAt.getTime(),
       at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId,
-    })
+    }))
   }
   catch (err) {
     useLogger().error({ err, keyId: key.id, accountId: s.accountId }, 'usage recording failed')
@@ -150,9 +153,11 @@ export interface RequestLogLine {
 /** One line per relayed request. */
 export function logRequest(l: RequestLogLine): void {
   const u = l.usage
+  const durationMs = Date.now() - l.startedAt.getTime()
+  observeRequest({ ...l, durationMs, aborted: l.outcome !== 'done' })
   useLogger().info({
     reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: l.model, stream: l.stream,
-    status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, durationMs: Date.now() - l.startedAt.getTime(),
+    status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, durationMs,
     tokens: u ? { input: u.inputTokens, output: u.outputTokens, cacheCreate: u.cacheCreate5m + u.cacheCreate1h, cacheRead: u.cacheRead } : null,
     costMicros: l.costMicros, aborted: l.outcome !== 'done',
   }, 'request')

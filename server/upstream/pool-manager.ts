@@ -166,11 +166,16 @@ export class PoolManager {
   summary() {
     let healthy = 0
     let open = 0
+    let busy = 0
     for (const { pool } of this.entries.values()) {
       if (pool.api.healthy) healthy++
-      for (const o of pool.origins.values()) open += o.stats().open
+      for (const o of pool.origins.values()) {
+        const s = o.stats()
+        open += s.open
+        busy += s.busy
+      }
     }
-    return { status: healthy === this.entries.size ? 'healthy' as const : 'degraded' as const, total: this.entries.size, healthy, openConnections: open }
+    return { status: healthy === this.entries.size ? 'healthy' as const : 'degraded' as const, total: this.entries.size, healthy, openConnections: open, busyConnections: busy }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FakeAnthropic } from '../fixtures/anthropic-upstream'
+import { messageBody } from '../helpers/client'
+import { TestServer } from '../helpers/server'
+
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef'
+
+/** Parse Prometheus text: `name{labels} value` per sample (comments skipped); throws on a bad line. */
+function parse(text: string): { name: string, labels: Record<string, string>, value: number }[] {
+  return text.split('\n').filter(l => l && !l.startsWith('#')).map((l) => {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (-?[\d.e+-]+|NaN|\+Inf|-Inf)$/.exec(l)
+    if (!m) throw new Error(`not Prometheus text: ${l}`)
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(x => [x[1]!, x[2]!]))
+    return { name: m[1]!, labels, value: Number(m[3]) }
+  })
+}
+
+describe('GET /metrics', () => {
+  const upstream = new FakeAnthropic()
+  let server: TestServer
+
+  beforeAll(async () => {
+    await upstream.start()
+    server = await new TestServer({ METRICS_TOKEN }).start()
+  })
+  afterAll(async () => {
+    await server?.stop()
+    await upstream.stop()
+  })
+
+  const scrape = async (token = METRICS_TOKEN) => {
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    return { status: res.status, type: res.headers.get('content-type'), text: await res.text() }
+  }
+  const sum = (samples: ReturnType<typeof parse>, name: string, labels: Record<string, string> = {}) =>
+    samples.filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
+
+  it('needs METRICS_TOKEN or an admin session', async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
+    expect((await scrape('wrong-token-wrong-token')).status).toBe(401)
+    const admin = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await server.adminToken()}` } })
+    expect(admin.status).toBe(200)
+    const ok = await scrape()
+    expect(ok.status).toBe(200)
+    expect(ok.type).toMatch(/^text\/plain; version=0\.0\.4/)
+  })
+
+  it('parses, and its counters move with traffic', async () => {
+    const account = await server.createConsoleAccount(upstream.url)
+    const { apiKey } = await server.createKey({ name: 'metrics', rateLimitWindow: 1, rateLimitRequests: 100, concurrencyLimit: 5 })
+    const before = parse((await scrape()).text)
+    expect(before.some(s => s.name === 'crs_process_cpu_user_seconds_total')).toBe(true)
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: messageBody({ stream: i === 0 }) })
+      expect(res.status).toBe(200)
+      await res.text()
+    }
+    await new Promise(r => setTimeout(r, 200))
+    const after = parse((await scrape()).text)
+    const moved = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels)
+    expect(moved('crs_requests_total', { platform: 'claude', status: '200', account: account.id })).toBe(3)
+    expect(moved('crs_request_duration_seconds_count', { platform: 'claude' })).toBe(3)
+    expect(moved('crs_ttfb_seconds_count', { platform: 'claude' })).toBe(3)
+    expect(moved('crs_tokens_total', { platform: 'claude', kind: 'input' })).toBeGreaterThan(0)
+    expect(moved('crs_tokens_total', { platform: 'claude', kind: 'output' })).toBeGreaterThan(0)
+    expect(moved('crs_cost_usd_total')).toBeGreaterThan(0)
+    expect(moved('crs_redis_op_seconds_count', { op: 'admit' })).toBe(3)
+    expect(moved('crs_redis_op_seconds_count', { op: 'record' })).toBe(3)
+    expect(sum(after, 'crs_active_requests')).toBe(0)
+    expect(sum(after, 'crs_concurrency_leases')).toBe(0)
+    expect(sum(after, 'crs_accounts', { platform: 'claude', state: 'active' })).toBe(1)
+    expect(sum(after, 'crs_pools', { health: 'healthy' })).toBe(1)
+    expect(sum(after, 'crs_pool_connections', { state: 'open' })).toBeGreaterThan(0)
+  })
+})
