@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FakeAnthropic } from '../fixtures/anthropic-upstream'
 import { messageBody } from '../helpers/client'
@@ -71,5 +72,20 @@ describe('GET /metrics', () => {
     expect(sum(after, 'crs_accounts', { platform: 'claude', state: 'active' })).toBe(1)
     expect(sum(after, 'crs_pools', { health: 'healthy' })).toBe(1)
     expect(sum(after, 'crs_pool_connections', { state: 'open' })).toBeGreaterThan(0)
+  })
+
+  it('every metric the provisioned Grafana dashboard and compose monitoring profile use exists', async () => {
+    const text = (await scrape()).text
+    // Declared metrics (a labelled counter has no sample until it moves), histograms with their series.
+    const declared = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)]
+      .flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name!]))
+    const names = new Set(declared)
+    const dashboard = readFileSync('deploy/monitoring/grafana/dashboards/claude-relay.json', 'utf8')
+    const used = [...new Set(dashboard.match(/crs_[a-z_]+/g) ?? [])]
+    expect(used.length).toBeGreaterThan(10)
+    for (const m of used) expect(names.has(m), `${m} is not exported by /metrics`).toBe(true)
+    const compose = readFileSync('docker-compose.yml', 'utf8')
+    expect(compose.match(/profiles: \[monitoring\]/g)).toHaveLength(2)
+    expect(readFileSync('deploy/monitoring/prometheus.yml', 'utf8')).toMatch(/metrics_path: \/metrics/)
   })
 })
