@@ -63,19 +63,22 @@ export const stateFromFailure = (message: string, d: StateDurations, now = Date.
 
 const field = (platform: string, id: string) => `${platform}:${id}`
 
-/** Every state of a platform's accounts, by account id (one HGETALL). */
-export async function readStates(redis: Redis, platform: string): Promise<Map<string, AccountStateRecord>> {
-  const all = await redis.hgetall(rk.accountStates())
-  const out = new Map<string, AccountStateRecord>()
+/** A hash of `{platform}:{accountId}` → JSON, as a map by account id for one platform (one HGETALL; corrupt entries skipped). */
+async function readPlatformHash<T>(redis: Redis, key: string, platform: string): Promise<Map<string, T>> {
+  const all = await redis.hgetall(key)
+  const out = new Map<string, T>()
   for (const [f, json] of Object.entries(all)) {
     if (!f.startsWith(`${platform}:`)) continue
     try {
-      out.set(f.slice(platform.length + 1), JSON.parse(json))
+      out.set(f.slice(platform.length + 1), JSON.parse(json) as T)
     }
-    catch { /* a corrupt entry reads as no state */ }
+    catch { /* a corrupt entry reads as none */ }
   }
   return out
 }
+
+/** Every state of a platform's accounts, by account id. */
+export const readStates = (redis: Redis, platform: string) => readPlatformHash<AccountStateRecord>(redis, rk.accountStates(), platform)
 
 export async function writeState(redis: Redis, platform: string, id: string, s: AccountStateRecord | null): Promise<void> {
   if (s) await redis.hset(rk.accountStates(), field(platform, id), JSON.stringify(s))
@@ -93,18 +96,8 @@ export function windowFromHeaders(headers: Record<string, string | string[] | un
   return { status, resetAt: reset > 0 ? new Date(reset * 1000).toISOString() : null, seenAt: new Date(now).toISOString() }
 }
 
-export async function readWindows(redis: Redis, platform: string): Promise<Map<string, SessionWindow>> {
-  const all = await redis.hgetall(rk.accountWindows())
-  const out = new Map<string, SessionWindow>()
-  for (const [f, json] of Object.entries(all)) {
-    if (!f.startsWith(`${platform}:`)) continue
-    try {
-      out.set(f.slice(platform.length + 1), JSON.parse(json))
-    }
-    catch { /* ignore a corrupt entry */ }
-  }
-  return out
-}
+/** Every session window of a platform's accounts, by account id. */
+export const readWindows = (redis: Redis, platform: string) => readPlatformHash<SessionWindow>(redis, rk.accountWindows(), platform)
 
 export async function writeWindow(redis: Redis, platform: string, id: string, w: SessionWindow): Promise<void> {
   await redis.hset(rk.accountWindows(), field(platform, id), JSON.stringify(w))

@@ -85,11 +85,20 @@ export function drainRelays(ms: number): Promise<void> {
   })
 }
 
-/** A request id for the log line, returned to the client as `x-request-id`. */
-export function assignRequestId(res: ServerResponse): string {
+/**
+ * Run one relayed request: it gets an id (returned to the client as `x-request-id`, and in its log
+ * line) and counts as in flight until it is done, so a shutdown waits for it.
+ */
+export async function relayRequest(res: ServerResponse, fn: (requestId: string) => Promise<void>): Promise<void> {
   const id = randomUUID()
   res.setHeader('x-request-id', id)
-  return id
+  const untrack = trackRelay()
+  try {
+    await fn(id)
+  }
+  finally {
+    untrack()
+  }
 }
 
 /** How a relayed request ended, for recording. */

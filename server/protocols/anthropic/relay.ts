@@ -4,7 +4,7 @@ import { claudeAccounts } from '../../accounts'
 import { useConfig } from '../../config'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
-import { admitOrFail, assignRequestId, authenticate, type Fail, type FailKind, logRequest, readJsonBody, recordRequest, trackRelay } from '../../relay/steps'
+import { admitOrFail, authenticate, type Fail, type FailKind, logRequest, readJsonBody, recordRequest, relayRequest } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import type { AnthropicErrorType } from './errors'
 import { type Finished, forwardWithFailover } from './forward'
@@ -28,14 +28,7 @@ export interface RelayOptions {
 
 /** Relay one Claude Messages-API request: auth → access → account → admission → forward (with failover) → record. */
 export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promise<void> {
-  const requestId = assignRequestId(event.node.res)
-  const untrack = trackRelay()
-  try {
-    await relayTracked(event, opts, requestId)
-  }
-  finally {
-    untrack()
-  }
+  return relayRequest(event.node.res, requestId => relayTracked(event, opts, requestId))
 }
 
 async function relayTracked(event: H3Event, opts: RelayOptions, requestId: string): Promise<void> {

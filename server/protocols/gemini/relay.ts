@@ -9,7 +9,7 @@ import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
-import { admitOrFail, assignRequestId, authenticate, logRequest, readJsonBody, recordRequest, trackRelay } from '../../relay/steps'
+import { admitOrFail, authenticate, logRequest, readJsonBody, recordRequest, relayRequest } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
@@ -286,14 +286,7 @@ function modelOf(route: GeminiRoute, json: Json): string {
  * account → admission → forward with failover (translated for OAuth accounts) → record.
  */
 export async function relayGemini(event: H3Event, path: string): Promise<void> {
-  const requestId = assignRequestId(event.node.res)
-  const untrack = trackRelay()
-  try {
-    await relayTracked(event, path, requestId)
-  }
-  finally {
-    untrack()
-  }
+  return relayRequest(event.node.res, requestId => relayTracked(event, path, requestId))
 }
 
 async function relayTracked(event: H3Event, path: string, requestId: string): Promise<void> {
