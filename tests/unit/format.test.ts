@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest'
+import {
+  allTokens, bucketLabel, bucketStart, formatCount, formatDateTime, formatDuration, formatMetric, formatPrice, formatTokens,
+  formatUsd, limitProgress, rangeQuery, usdFromMicros,
+} from '../../utils/format'
+
+describe('money', () => {
+  it.each([
+    [0, '$0.00'],
+    [1_234_567, '$1.23'],
+    [1_000_000, '$1.00'],
+    [375, '$0.000375'], // under a cent keeps its digits
+    [9_999, '$0.009999'],
+    [10_000, '$0.01'],
+    [123_456_789_000, '$123,456.79'],
+  ])('usdFromMicros(%s) = %s', (micros, text) => {
+    expect(usdFromMicros(micros)).toBe(text)
+  })
+
+  it('formats USD in Chinese with the dollar sign, not ¥', () => {
+    expect(formatUsd(2.5, 'zh-CN')).toBe('$2.50')
+  })
+
+  it.each([
+    [3, '$3.00'],
+    [0.3, '$0.30'],
+    [0.075, '$0.075'],
+    [3.75, '$3.75'],
+    [0.00001, '$0.00'],
+  ])('formatPrice(%s) per million = %s', (usd, text) => {
+    expect(formatPrice(usd)).toBe(text)
+  })
+})
+
+describe('counts', () => {
+  it.each([
+    [0, '0'],
+    [999, '999'],
+    [9_999, '9,999'],
+    [12_345, '12.3K'],
+    [2_500_000, '2.5M'],
+  ])('formatTokens(%s) = %s', (n, text) => {
+    expect(formatTokens(n)).toBe(text)
+  })
+
+  it('compacts tokens the Chinese way (万)', () => {
+    expect(formatTokens(12_345, 'zh-CN')).toBe('1.2万')
+  })
+
+  it('groups counts and keeps one decimal (RPM)', () => {
+    expect(formatCount(1234567)).toBe('1,234,567')
+    expect(formatCount(0.6)).toBe('0.6')
+  })
+
+  it.each([
+    [3, 'requests', '3'],
+    [25_000, 'tokens', '25K'],
+    [0.5, 'cost', '$0.50'],
+  ] as const)('formatMetric(%s, %s) = %s', (v, metric, text) => {
+    expect(formatMetric(v, metric)).toBe(text)
+  })
+
+  it('sums every token kind, cache writes of both lifetimes included', () => {
+    expect(allTokens({ inputTokens: 1, outputTokens: 20, cacheCreate5m: 300, cacheCreate1h: 4000, cacheRead: 50000 })).toBe(54321)
+  })
+})
+
+describe('durations', () => {
+  it.each([
+    [0, '0s'],
+    [42, '42s'],
+    [60, '1m'],
+    [3_725, '1h 2m'],
+    [3_600 + 5, '1h'], // the two largest units only; seconds drop off after an hour
+    [93_784, '1d 2h'],
+    [86_400 + 59, '1d'],
+    [-5, '0s'],
+  ])('formatDuration(%s) = %s', (s, text) => {
+    expect(formatDuration(s)).toBe(text)
+  })
+
+  it('takes unit names (the UI passes translated ones)', () => {
+    expect(formatDuration(93_784, { d: '天', h: '小时', m: '分', s: '秒' })).toBe('1天 2小时')
+  })
+})
+
+describe('limit progress', () => {
+  it.each([
+    [5, 0, null], // 0 = no limit
+    [5, -1, null],
+    [0, 10, { percent: 0, level: 'ok' }],
+    [7.9, 10, { percent: 79, level: 'ok' }],
+    [8, 10, { percent: 80, level: 'warn' }],
+    [10, 10, { percent: 100, level: 'over' }],
+    [15, 10, { percent: 100, level: 'over' }], // overrun is capped at a full bar
+    [1, 3, { percent: 33.3, level: 'ok' }],
+  ])('limitProgress(%s, %s)', (used, limit, want) => {
+    expect(limitProgress(used, limit)).toEqual(want)
+  })
+})
+
+describe('buckets and dates', () => {
+  it('reads hour and day bucket ids as UTC instants', () => {
+    expect(bucketStart('2026-11-29T08').toISOString()).toBe('2026-11-29T08:00:00.000Z')
+    expect(bucketStart('2026-11-29').toISOString()).toBe('2026-11-29T00:00:00.000Z')
+  })
+
+  it('labels hours in the viewer\'s zone and days as UTC days', () => {
+    expect(bucketLabel('2026-11-29T23', 'hour', 'en', 'UTC')).toBe('11/29, 23:00')
+    expect(bucketLabel('2026-11-29T23', 'hour', 'en', 'Asia/Shanghai')).toBe('11/30, 07:00')
+    expect(bucketLabel('2026-11-29', 'day', 'en', 'Asia/Shanghai')).toBe('11/29')
+  })
+
+  it('builds a range ending now', () => {
+    const now = new Date('2026-11-29T12:00:00Z')
+    expect(rangeQuery(24, now)).toEqual({ from: '2026-11-28T12:00:00.000Z', to: '2026-11-29T12:00:00.000Z' })
+  })
+
+  it('shows a dash for a missing or broken date', () => {
+    expect(formatDateTime(null)).toBe('—')
+    expect(formatDateTime('not a date')).toBe('—')
+    expect(formatDateTime('2026-11-29T08:05:00Z', 'en', 'UTC')).toBe('Nov 29, 2026, 8:05 AM')
+  })
+})
