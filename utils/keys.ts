@@ -1,0 +1,321 @@
+// Pure helpers of the API-keys screen: the shapes the admin API answers, the form model and its
+// conversion to a request body, status/expiry/limit derivations and formatting. No Nuxt or Vue
+// imports, so tests/unit/keys-ui.test.ts runs them with plain vitest.
+
+export type KeyPermission = 'all' | 'claude' | 'gemini'
+
+/** Client ids a key can be restricted to (server/keys/access.ts CLIENT_IDS; a unit test keeps them equal). */
+export const KEY_CLIENT_IDS = ['claude_code', 'gemini_cli', 'anthropic_sdk', 'openai_sdk', 'google_genai_sdk', 'sillytavern'] as const
+
+export const KEY_PERMISSIONS: readonly KeyPermission[] = ['all', 'claude', 'gemini']
+
+/** An API key as the admin API shows it (server ApiKeyView). */
+export interface KeyView {
+  id: string
+  name: string
+  description: string
+  tags: string[]
+  isActive: boolean
+  expiresAt: string | null
+  activationDays: number
+  permissions: KeyPermission
+  allowedModels: string[]
+  blockedModels: string[]
+  allowedClients: string[]
+  rateLimitWindow: number
+  rateLimitRequests: number
+  rateLimitTokens: number
+  rateLimitCost: number
+  concurrencyLimit: number
+  dailyCostLimit: number
+  weeklyCostLimit: number
+  totalCostLimit: number
+  tokenLimit: number
+  claudeAccountId: string | null
+  geminiAccountId: string | null
+  dedicatedFallback: boolean
+  createdAt: string
+  updatedAt: string
+  lastUsedAt: string | null
+  activatedAt: string | null
+}
+
+/** An account for the dedicated-account pickers (GET /api/admin/{claude,gemini}-accounts items). */
+export interface KeyAccountOption { id: string, name: string, accountType?: 'shared' | 'dedicated', isActive?: boolean }
+
+export interface KeyListPage { items: KeyView[], total: number, offset: number, limit: number }
+
+/** Usage counters as GET /api/admin/api-keys/:id/usage answers them (cost in USD). */
+export interface KeyCounters {
+  requests: number
+  inputTokens: number
+  outputTokens: number
+  cacheCreate5m: number
+  cacheCreate1h: number
+  cacheRead: number
+  costMicros: number
+  aborted: number
+  cost: number
+}
+
+export interface KeyRecentRequest {
+  at: string
+  model: string
+  accountId: string
+  status: number
+  durationMs: number
+  inputTokens: number
+  outputTokens: number
+  cacheCreate5m: number
+  cacheCreate1h: number
+  cacheRead: number
+  costMicros: number
+  priced: boolean
+  aborted: boolean
+}
+
+export interface KeyLimitState {
+  window: { startedAt: string, resetsAt: string, requests: number, tokens: number, cost: number } | null
+  concurrency: { inUse: number, limit: number }
+  weeklyCost: number
+}
+
+export interface KeyUsageDetail {
+  id: string
+  usage: {
+    total: KeyCounters & { models: Record<string, KeyCounters> }
+    daily: (KeyCounters & { date: string, models: Record<string, KeyCounters> })[]
+  }
+  recent: KeyRecentRequest[]
+  state: KeyLimitState
+}
+
+/** Every token a request used (what token limits count). */
+export const totalTokens = (c: Pick<KeyCounters, 'inputTokens' | 'outputTokens' | 'cacheCreate5m' | 'cacheCreate1h' | 'cacheRead'>) =>
+  c.inputTokens + c.outputTokens + c.cacheCreate5m + c.cacheCreate1h + c.cacheRead
+
+// ---------------------------------------------------------------------------------------------
+// Form
+
+/** The numeric limits, in form order (0 = off). */
+export const KEY_LIMIT_FIELDS = ['rateLimitWindow', 'rateLimitRequests', 'rateLimitTokens', 'rateLimitCost', 'concurrencyLimit',
+  'dailyCostLimit', 'weeklyCostLimit', 'totalCostLimit', 'tokenLimit'] as const
+export type KeyLimitField = typeof KEY_LIMIT_FIELDS[number]
+
+/** Limits given in USD (decimal inputs); the others are whole numbers. */
+export const KEY_USD_FIELDS: readonly KeyLimitField[] = ['rateLimitCost', 'dailyCostLimit', 'weeklyCostLimit', 'totalCostLimit']
+
+/** What the form edits: lists as text, the expiry as a datetime-local value, "no account" as ''. */
+export interface KeyForm extends Record<KeyLimitField, number> {
+  name: string
+  description: string
+  tags: string
+  isActive: boolean
+  expiresAt: string
+  activationDays: number
+  permissions: KeyPermission
+  allowedModels: string
+  blockedModels: string
+  allowedClients: string[]
+  claudeAccountId: string
+  geminiAccountId: string
+  dedicatedFallback: boolean
+}
+
+/** The body of POST/PUT /api/admin/api-keys. */
+export type KeyPayload = Omit<KeyView, 'id' | 'createdAt' | 'updatedAt' | 'lastUsedAt' | 'activatedAt'>
+
+export function emptyKeyForm(): KeyForm {
+  return {
+    name: '', description: '', tags: '', isActive: true, expiresAt: '', activationDays: 0, permissions: 'all',
+    allowedModels: '', blockedModels: '', allowedClients: [], rateLimitWindow: 0, rateLimitRequests: 0,
+    rateLimitTokens: 0, rateLimitCost: 0, concurrencyLimit: 0, dailyCostLimit: 0, weeklyCostLimit: 0,
+    totalCostLimit: 0, tokenLimit: 0, claudeAccountId: '', geminiAccountId: '', dedicatedFallback: false,
+  }
+}
+
+/** "a, b\nc" → ['a', 'b', 'c']: commas or new lines separate, blanks and repeats are dropped. */
+export function splitKeyList(text: string): string[] {
+  return [...new Set(text.split(/[,\n]/).map(s => s.trim()).filter(Boolean))]
+}
+
+const pad = (n: number) => String(n).padStart(2, '0')
+
+/** ISO date-time → the local `YYYY-MM-DDTHH:mm` a datetime-local input shows ('' for none). */
+export function isoToLocalInput(iso: string | null): string {
+  if (!iso) return ''
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return ''
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
+}
+
+/** A datetime-local value (local time) → ISO in UTC; null for '' or an unreadable value. */
+export function localInputToIso(value: string): string | null {
+  if (!value) return null
+  const d = new Date(value)
+  return Number.isNaN(d.getTime()) ? null : d.toISOString()
+}
+
+export function keyToForm(k: KeyView): KeyForm {
+  const limits = Object.fromEntries(KEY_LIMIT_FIELDS.map(f => [f, k[f]])) as Record<KeyLimitField, number>
+  return {
+    ...limits,
+    name: k.name, description: k.description, tags: k.tags.join(', '), isActive: k.isActive,
+    expiresAt: isoToLocalInput(k.expiresAt), activationDays: k.activationDays, permissions: k.permissions,
+    allowedModels: k.allowedModels.join('\n'), blockedModels: k.blockedModels.join('\n'),
+    allowedClients: [...k.allowedClients], claudeAccountId: k.claudeAccountId ?? '',
+    geminiAccountId: k.geminiAccountId ?? '', dedicatedFallback: k.dedicatedFallback,
+  }
+}
+
+// An emptied number input gives '' (v-model.number keeps it): that means 0, i.e. off.
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : Number(v) || 0)
+
+/** The request body for a form: every field, so an edit can also clear a list or a limit. */
+export function keyFormToPayload(f: KeyForm): KeyPayload {
+  const limits = Object.fromEntries(KEY_LIMIT_FIELDS.map(field => [field, num(f[field])])) as Record<KeyLimitField, number>
+  return {
+    ...limits,
+    name: f.name.trim(), description: f.description, tags: splitKeyList(f.tags), isActive: f.isActive,
+    expiresAt: localInputToIso(f.expiresAt), activationDays: num(f.activationDays), permissions: f.permissions,
+    allowedModels: splitKeyList(f.allowedModels), blockedModels: splitKeyList(f.blockedModels),
+    allowedClients: [...f.allowedClients], claudeAccountId: f.claudeAccountId || null,
+    geminiAccountId: f.geminiAccountId || null, dedicatedFallback: f.dedicatedFallback,
+  }
+}
+
+/**
+ * The server's validation message ("rateLimitWindow: … is required; tags.0: …") by form field
+ * (first path segment); text that names no field is kept under '_'.
+ */
+export function parseFieldErrors(message: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of message.split(/;\s+/)) {
+    const m = /^([A-Za-z]\w*)(?:\.[\w.]+)?:\s*(.+)$/s.exec(part.trim())
+    const field = m && m[1] !== 'body' ? m[1]! : '_'
+    const text = m ? m[2]! : part.trim()
+    if (text) out[field] = out[field] ? `${out[field]}; ${text}` : text
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status, expiry, limits
+
+export type KeyStatus = 'active' | 'disabled' | 'expired'
+
+/** When the key stops working: its fixed date, or activation + days once it was first used. */
+export function keyExpiresAt(k: Pick<KeyView, 'expiresAt' | 'activationDays' | 'activatedAt'>): string | null {
+  const dates: number[] = []
+  if (k.expiresAt) dates.push(Date.parse(k.expiresAt))
+  if (k.activationDays > 0 && k.activatedAt) dates.push(Date.parse(k.activatedAt) + k.activationDays * 86_400_000)
+  const valid = dates.filter(d => !Number.isNaN(d))
+  return valid.length ? new Date(Math.min(...valid)).toISOString() : null
+}
+
+export function keyStatus(k: Pick<KeyView, 'isActive' | 'expiresAt' | 'activationDays' | 'activatedAt'>, now = Date.now()): KeyStatus {
+  if (!k.isActive) return 'disabled'
+  const until = keyExpiresAt(k)
+  return until && Date.parse(until) <= now ? 'expired' : 'active'
+}
+
+export type KeyLimitUnit = 'count' | 'tokens' | 'usd'
+
+/** One limit with what was used against it (only limits that are on). */
+export interface KeyLimitBar {
+  id: 'windowRequests' | 'windowTokens' | 'windowCost' | 'concurrency' | 'dailyCost' | 'weeklyCost' | 'totalCost' | 'tokens'
+  used: number
+  limit: number
+  unit: KeyLimitUnit
+  /** When the rate window resets (window limits while a window is running). */
+  resetsAt?: string | null
+}
+
+/** The limits of a key with their live use; `usage` null (not loaded yet) reads as nothing used. */
+export function keyLimitBars(k: KeyView, usage: Pick<KeyUsageDetail, 'usage' | 'state'> | null, now = Date.now()): KeyLimitBar[] {
+  const w = usage?.state.window
+  // A window that has ended counts nothing any more, even before the next request opens a new one.
+  const live = w && Date.parse(w.resetsAt) > now ? w : null
+  const windowOn = k.rateLimitWindow > 0
+  const today = usage?.usage.daily[0]
+  const total = usage?.usage.total
+  const bars: (KeyLimitBar | false)[] = [
+    windowOn && k.rateLimitRequests > 0 && { id: 'windowRequests', used: live?.requests ?? 0, limit: k.rateLimitRequests, unit: 'count', resetsAt: live?.resetsAt ?? null },
+    windowOn && k.rateLimitTokens > 0 && { id: 'windowTokens', used: live?.tokens ?? 0, limit: k.rateLimitTokens, unit: 'tokens', resetsAt: live?.resetsAt ?? null },
+    windowOn && k.rateLimitCost > 0 && { id: 'windowCost', used: live?.cost ?? 0, limit: k.rateLimitCost, unit: 'usd', resetsAt: live?.resetsAt ?? null },
+    k.concurrencyLimit > 0 && { id: 'concurrency', used: usage?.state.concurrency.inUse ?? 0, limit: k.concurrencyLimit, unit: 'count' },
+    k.dailyCostLimit > 0 && { id: 'dailyCost', used: today?.cost ?? 0, limit: k.dailyCostLimit, unit: 'usd' },
+    k.weeklyCostLimit > 0 && { id: 'weeklyCost', used: usage?.state.weeklyCost ?? 0, limit: k.weeklyCostLimit, unit: 'usd' },
+    k.totalCostLimit > 0 && { id: 'totalCost', used: total?.cost ?? 0, limit: k.totalCostLimit, unit: 'usd' },
+    k.tokenLimit > 0 && { id: 'tokens', used: total ? totalTokens(total) : 0, limit: k.tokenLimit, unit: 'tokens' },
+  ]
+  return bars.filter((b): b is KeyLimitBar => b !== false)
+}
+
+/** Share of a limit used, 0–100 (whole numbers; anything used shows at least 1). */
+export function limitPercent(used: number, limit: number): number {
+  if (limit <= 0 || used <= 0) return 0
+  return Math.min(100, Math.max(1, Math.round((used / limit) * 100)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting (locale-aware where it matters)
+
+export const keyFmt = {
+  /** Dollars: cents for amounts from $1, up to 4 decimals below (requests often cost < $0.01). */
+  usd(n: number, locale = 'en'): string {
+    const digits = n !== 0 && Math.abs(n) < 1 ? 4 : 2
+    return new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: digits }).format(n)
+  },
+  count(n: number, locale = 'en'): string {
+    return new Intl.NumberFormat(locale).format(n)
+  },
+  /** 1234567 → 1.2M: token counts are large and only their size matters in a table. */
+  compact(n: number, locale = 'en'): string {
+    return new Intl.NumberFormat(locale, { notation: 'compact', maximumFractionDigits: 1 }).format(n)
+  },
+  value(n: number, unit: KeyLimitUnit, locale = 'en'): string {
+    return unit === 'usd' ? keyFmt.usd(n, locale) : unit === 'tokens' ? keyFmt.compact(n, locale) : keyFmt.count(n, locale)
+  },
+  dateTime(iso: string, locale = 'en'): string {
+    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso))
+  },
+  /** "3 minutes ago", "in 2 days" in the locale's words. */
+  ago(iso: string, locale = 'en', now = Date.now()): string {
+    const s = Math.round((Date.parse(iso) - now) / 1000)
+    const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' })
+    const abs = Math.abs(s)
+    if (abs < 60) return rtf.format(s, 'second')
+    if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute')
+    if (abs < 86_400) return rtf.format(Math.round(s / 3600), 'hour')
+    return rtf.format(Math.round(s / 86_400), 'day')
+  },
+  /**
+   * Time left as m:ss, h:mm:ss, or "2d 03:04:05" (never negative). Rounded down: the clock it is
+   * measured with ticks once a second, and a fresh 60-minute window must not read 1:00:01.
+   */
+  countdown(ms: number): string {
+    const total = Math.max(0, Math.floor(ms / 1000))
+    const d = Math.floor(total / 86_400)
+    const h = Math.floor((total % 86_400) / 3600)
+    const m = Math.floor((total % 3600) / 60)
+    const s = total % 60
+    if (d > 0) return `${d}d ${pad(h)}:${pad(m)}:${pad(s)}`
+    return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`
+  },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared Tailwind classes of the screen (kept here so every form control and button looks alike)
+
+export const keyClasses = {
+  card: 'rounded-2xl border border-white/60 bg-white/60 shadow-sm backdrop-blur dark:border-slate-700/60 dark:bg-slate-900/50',
+  input: 'w-full rounded-lg border border-slate-300 bg-white/80 px-3 py-2 text-sm text-slate-900 shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 dark:border-slate-600 dark:bg-slate-800/80 dark:text-slate-100 dark:placeholder:text-slate-500 dark:[color-scheme:dark]',
+  inputError: 'border-rose-500 dark:border-rose-500',
+  check: 'h-4 w-4 rounded border-slate-300 text-indigo-600 focus:ring-2 focus:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800',
+  primary: 'inline-flex items-center justify-center gap-1 rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:bg-indigo-500 dark:hover:bg-indigo-400',
+  secondary: 'inline-flex items-center justify-center gap-1 rounded-lg border border-slate-300 bg-white/70 px-3 py-2 text-sm font-medium text-slate-700 hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:border-slate-600 dark:bg-slate-800/70 dark:text-slate-200 dark:hover:bg-slate-700',
+  danger: 'inline-flex items-center justify-center gap-1 rounded-lg bg-rose-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-rose-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-rose-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:bg-rose-500 dark:hover:bg-rose-400',
+  small: 'rounded-md border border-slate-300 bg-white/70 px-2 py-1 text-xs font-medium text-slate-700 hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:opacity-60 dark:border-slate-600 dark:bg-slate-800/70 dark:text-slate-200 dark:hover:bg-slate-700',
+  muted: 'text-slate-500 dark:text-slate-400',
+} as const
