@@ -43,8 +43,7 @@ export const ApiKeyCreateSchema = apiKeyFields.superRefine((k, ctx) => {
   }
 })
 
-// On update a window limit may be set without resending the window; admission ignores window
-// limits while rateLimitWindow is 0.
+// On update the window rule is checked against the merged settings (api-keys/[id].put.ts).
 export const ApiKeyUpdateSchema = apiKeyFields.partial()
 
 export const ApiKeyListQuerySchema = z.object({

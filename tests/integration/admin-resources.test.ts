@@ -136,6 +136,21 @@ describe('admin resources', () => {
       expect(await keyInfoStatus(apiKey)).toBe(401)
     })
 
+    it('PUT keeps the create rule over the merged settings: a window limit needs a window', async () => {
+      const created = (await call('POST', base, { name: 'windowed', rateLimitWindow: 10, rateLimitRequests: 5 })).body
+      // Raising the limit alone is fine (the window is already set).
+      expect((await call('PUT', `${base}/${created.id}`, { rateLimitRequests: 9 })).status).toBe(200)
+      // Removing the window while a window limit stays would make the limit do nothing.
+      const bad = await call('PUT', `${base}/${created.id}`, { rateLimitWindow: 0 })
+      expect(bad.status).toBe(400)
+      expect(bad.body.message).toMatch(/rateLimitWindow/)
+      expect((await call('GET', `${base}/${created.id}`)).body).toMatchObject({ rateLimitWindow: 10, rateLimitRequests: 9 })
+      // Both off together is fine.
+      expect((await call('PUT', `${base}/${created.id}`, { rateLimitWindow: 0, rateLimitRequests: 0 })).status).toBe(200)
+      const plain = (await call('POST', base, { name: 'plain' })).body
+      expect((await call('PUT', `${base}/${plain.id}`, { rateLimitTokens: 100 })).status).toBe(400)
+    })
+
     it('DELETE removes the key everywhere; then GET, PUT and DELETE answer 404', async () => {
       const { id, apiKey } = await server.createKey({ name: 'doomed' })
       const hmac = createHmac('sha256', API_KEY_SALT).update(apiKey).digest('hex')
