@@ -28,6 +28,10 @@ export default defineNitroPlugin((nitroApp) => {
   }
   configureLogging({ level: cfg.log.level, dir: cfg.log.dir, retentionDays: cfg.log.retentionDays })
   const log = useLogger()
+  // The listener is Nitro's: a port that is taken ends the process with one clear line.
+  process.prependListener('uncaughtException', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') fail([`Port ${cfg.port} on ${cfg.host} is already in use: stop the other process or set PORT.`])
+  })
   const redis = createRedis(cfg.redis)
   setRedis(redis)
   let lastError = ''

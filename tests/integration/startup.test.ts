@@ -31,6 +31,23 @@ describe('start-up configuration errors', () => {
     expect(r.stderr).not.toMatch(/ENCRYPTION_KEY|API_KEY_SALT/)
   })
 
+  it('a port already in use → non-zero exit with one line naming the port', async () => {
+    const port = await freePort()
+    const holder = createServer().listen(port, '127.0.0.1')
+    await once(holder, 'listening')
+    try {
+      const r = await runServerToExit({ ...base, ...testSecrets(), PORT: String(port), REDIS_KEY_PREFIX: `test:port:${port}:` })
+      expect(r.code).toBe(1)
+      const lines = r.stderr.split('\n').filter(l => l.includes(String(port)))
+      expect(lines, r.stderr).toHaveLength(1)
+      expect(lines[0]).toMatch(/already in use/)
+      expect(r.stderr).not.toMatch(/uncaughtException|at Server\./)
+    }
+    finally {
+      holder.close()
+    }
+  })
+
   it('a 12-character ENCRYPTION_KEY → non-zero exit naming ENCRYPTION_KEY, 32 and 12', async () => {
     const r = await runServerToExit({ ...base, ...testSecrets(), ENCRYPTION_KEY: 'abcdefghijkl' })
     expect(r.code).not.toBe(0)
