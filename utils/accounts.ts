@@ -1,0 +1,245 @@
+// Pure helpers of the Accounts screen (no Nuxt imports: unit-tested with plain vitest).
+
+export type AccountPlatform = 'claude' | 'gemini'
+export type AccountStateName = 'active' | 'rate_limited' | 'overloaded' | 'cooldown' | 'error' | 'blocked'
+/** The four kinds the table shows (message keys under accounts.kind). */
+export type AccountKind = 'claudeOauth' | 'claudeConsole' | 'geminiOauth' | 'geminiApiKey'
+
+/** An account as GET /api/admin/{claude|gemini}-accounts shows it (secrets never included). */
+export interface AccountView {
+  id: string
+  platform: AccountPlatform
+  type: 'console' | 'oauth' | 'api-key'
+  name: string
+  description: string
+  priority: number
+  isActive: boolean
+  accountType: 'shared' | 'dedicated'
+  /** Redacted: `socks5://user:***@host:port`. */
+  proxy: string | null
+  apiUrl?: string
+  baseUrl?: string
+  projectId?: string | null
+  apiKeyPreview: string | null
+  oauth: { expiresAt: string | null, scopes: string[], email: string | null, organization: string | null } | null
+  status: { state: AccountStateName, reason?: string, since?: string, until?: string | null }
+  sessionWindow: { status: string, resetAt: string | null } | null
+  lastUsedAt: string | null
+}
+
+/** One account's entry in GET /connection-pools. */
+export interface PoolEntry {
+  accountId: string
+  healthy: boolean
+  origins: { origin: string, open: number, idle: number, busy: number, warmTarget: number, lastError: { message: string, at: string } | null }[]
+}
+
+/** One row of GET /api/admin/usage/breakdown?by=account. */
+export interface UsageRow { id: string, requests: number, inputTokens: number, outputTokens: number, cacheCreate5m: number, cacheCreate1h: number, cacheRead: number, cost: number }
+
+export const accountsApiBase = (platform: AccountPlatform) => `/api/admin/${platform}-accounts`
+
+export function accountKindOf(a: Pick<AccountView, 'platform' | 'type'>): AccountKind {
+  if (a.platform === 'gemini') return a.type === 'oauth' ? 'geminiOauth' : 'geminiApiKey'
+  return a.type === 'oauth' ? 'claudeOauth' : 'claudeConsole'
+}
+
+export const PROXY_TYPES = ['none', 'socks5', 'socks5h', 'http', 'https'] as const
+export type ProxyType = typeof PROXY_TYPES[number]
+export interface ProxyForm { type: ProxyType, host: string, port: string, username: string, password: string }
+
+export const emptyProxyForm = (): ProxyForm => ({ type: 'none', host: '', port: '', username: '', password: '' })
+
+/** The proxy URL for a form (null for none); user and password percent-encoded, IPv6 hosts bracketed. */
+export function proxyUrlFromForm(f: ProxyForm): string | null {
+  if (f.type === 'none') return null
+  const host = f.host.trim()
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  const user = f.username ? encodeURIComponent(f.username) : ''
+  const auth = user ? `${user}${f.password ? `:${encodeURIComponent(f.password)}` : ''}@` : ''
+  return `${f.type}://${auth}${h}:${f.port.trim()}`
+}
+
+/** A proxy URL back into form fields (decoded); anything unparsable gives an empty form. */
+export function proxyFormFromUrl(url: string | null | undefined): ProxyForm {
+  const m = url ? /^([a-z0-9]+):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/i.exec(url.trim()) : null
+  const type = m?.[1]?.toLowerCase() as ProxyType | undefined
+  if (!m || !type || !PROXY_TYPES.includes(type) || type === 'none') return emptyProxyForm()
+  const decode = (s: string | undefined) => {
+    try {
+      return decodeURIComponent(s ?? '')
+    }
+    catch {
+      return s ?? ''
+    }
+  }
+  return { type, host: m[4]!.replace(/^\[|\]$/g, ''), port: m[5] ?? '', username: decode(m[2]), password: decode(m[3]) }
+}
+
+/** `host:port` of a (redacted) proxy URL, for the table; null without a proxy. */
+export function proxyHostOf(url: string | null): string | null {
+  if (!url) return null
+  const f = proxyFormFromUrl(url)
+  if (f.type === 'none') return url
+  const host = f.host.includes(':') ? `[${f.host}]` : f.host
+  return f.port ? `${host}:${f.port}` : host
+}
+
+/** How one unit reads (e.g. from the locale: `t('accounts.duration.h', { n })`). */
+export type DurationFormatter = (unit: 'd' | 'h' | 'm' | 's', n: string) => string
+const plainUnits: DurationFormatter = (unit, n) => `${n}${unit}`
+
+/** A remaining time in its two largest units: "2d 3h", "2h 05m", "4m 09s", "12s" (never negative). */
+export function formatRemaining(ms: number, unit: DurationFormatter = plainUnits): string {
+  const s = Math.max(0, Math.ceil(ms / 1000))
+  const d = Math.floor(s / 86_400)
+  const h = Math.floor((s % 86_400) / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  if (d) return `${unit('d', String(d))} ${unit('h', String(h))}`
+  if (h) return `${unit('h', String(h))} ${unit('m', pad(m))}`
+  if (m) return `${unit('m', String(m))} ${unit('s', pad(s % 60))}`
+  return unit('s', String(s))
+}
+
+export interface StateInfo {
+  state: AccountStateName
+  reason: string
+  /** When the state ends by itself (ms); null when it lasts until an admin resets it. */
+  endsAt: number | null
+  remainingMs: number | null
+}
+
+/**
+ * What the table shows for an account's status at `now`: a state whose end has passed reads as
+ * active (the server reports it so on the next load).
+ */
+export function stateInfo(status: AccountView['status'], now = Date.now()): StateInfo {
+  if (status.state === 'active') return { state: 'active', reason: '', endsAt: null, remainingMs: null }
+  const endsAt = status.until ? Date.parse(status.until) : null
+  if (endsAt !== null && endsAt <= now) return { state: 'active', reason: '', endsAt: null, remainingMs: null }
+  return { state: status.state, reason: status.reason ?? '', endsAt, remainingMs: endsAt === null ? null : endsAt - now }
+}
+
+/** An OAuth token's expiry at `now`: null when the account has no token or it is not known yet. */
+export function tokenExpiryInfo(oauth: AccountView['oauth'], now = Date.now()): { at: number, remainingMs: number, expired: boolean } | null {
+  const at = oauth?.expiresAt ? Date.parse(oauth.expiresAt) : Number.NaN
+  if (Number.isNaN(at)) return null
+  return { at, remainingMs: at - now, expired: at <= now }
+}
+
+/** The earliest future end among states (ms), to reload when a state runs out. */
+export function nextStateEnd(accounts: Pick<AccountView, 'status'>[], now = Date.now()): number | null {
+  let next: number | null = null
+  for (const a of accounts) {
+    const end = a.status.until ? Date.parse(a.status.until) : Number.NaN
+    if (end > now && (next === null || end < next)) next = end
+  }
+  return next
+}
+
+/** Open connections / warm target of an account's API origin, and whether it can connect. */
+export function poolSummary(p: PoolEntry | undefined): { open: number, target: number, healthy: boolean, lastError: string | null } | null {
+  const api = p?.origins[0]
+  if (!p || !api) return null
+  return { open: api.open, target: api.warmTarget, healthy: p.healthy, lastError: api.lastError?.message ?? null }
+}
+
+/** Today (UTC, like the usage buckets) from midnight up to now, as breakdown query parameters. */
+export function todayUtcRange(now = new Date()): { from: string, to: string } {
+  const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()))
+  return { from: from.toISOString(), to: now.toISOString() }
+}
+
+/**
+ * The admin API's validation message ("name: name is required; apiUrl: must be an http(s) URL")
+ * split by field; whatever names no field stays in `rest`.
+ */
+export function accountFieldErrors(message: string, fields: readonly string[]): { fields: Record<string, string>, rest: string } {
+  const out: Record<string, string> = {}
+  const rest: string[] = []
+  for (const part of message.split('; ')) {
+    const m = /^([\w.]+): (.*)$/s.exec(part)
+    const field = m?.[1]?.split('.')[0]
+    if (m && field && fields.includes(field)) out[field] = out[field] ? `${out[field]}; ${m[2]}` : m[2]!
+    else if (part.trim()) rest.push(part)
+  }
+  return { fields: out, rest: rest.join('; ') }
+}
+
+/** Tokens read from a pasted credentials file. */
+export interface ImportedCredentials { refreshToken: string, accessToken?: string, expiresAt?: number, scopes?: string[] }
+
+/**
+ * Map a pasted credentials file to import fields: Claude Code's `.credentials.json`
+ * (`{claudeAiOauth: {accessToken, refreshToken, expiresAt, scopes}}`, or that object alone) and
+ * Gemini CLI's `oauth_creds.json` (`{access_token, refresh_token, expiry_date, scope}`).
+ * Throws Error('invalid-json') or Error('no-refresh-token') (message keys).
+ */
+export function parseCredentialsJson(text: string): ImportedCredentials {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  }
+  catch {
+    throw new Error('invalid-json')
+  }
+  if (!raw || typeof raw !== 'object') throw new Error('invalid-json')
+  const root = raw as Record<string, unknown>
+  const o = (root.claudeAiOauth && typeof root.claudeAiOauth === 'object' ? root.claudeAiOauth : root) as Record<string, unknown>
+  const str = (...keys: string[]) => keys.map(k => o[k]).find((v): v is string => typeof v === 'string' && v.trim() !== '')?.trim()
+  const refreshToken = str('refreshToken', 'refresh_token')
+  if (!refreshToken) throw new Error('no-refresh-token')
+  const out: ImportedCredentials = { refreshToken }
+  const accessToken = str('accessToken', 'access_token')
+  if (accessToken) out.accessToken = accessToken
+  const exp = o.expiresAt ?? o.expiry_date ?? o.expires_at ?? o.expiry
+  // Seconds or milliseconds since the epoch, or a date string.
+  const ms = typeof exp === 'number' ? (exp < 1e11 ? exp * 1000 : exp) : typeof exp === 'string' ? (/^\d+$/.test(exp) ? Number(exp) : Date.parse(exp)) : Number.NaN
+  if (Number.isFinite(ms) && ms > 0) out.expiresAt = Math.round(ms)
+  const scopes = Array.isArray(o.scopes) ? o.scopes.filter((s): s is string => typeof s === 'string') : typeof o.scope === 'string' ? o.scope.split(/\s+/).filter(Boolean) : []
+  if (scopes.length) out.scopes = scopes
+  return out
+}
+
+/** The fields every account has, as the add and edit forms hold them. */
+export interface AccountCommonForm { name: string, description: string, priority: number, accountType: 'shared' | 'dedicated' }
+
+/** Kind-specific credentials in the forms (Claude Console: apiUrl + apiKey; Gemini API key: apiKey + baseUrl). */
+export interface AccountKeyForm { apiUrl: string, apiKey: string, baseUrl: string }
+
+/** Imported OAuth tokens as typed or read from a credentials file. */
+export interface AccountImportForm { refreshToken: string, accessToken: string, expiresAt: string, scopes: string[] }
+
+/** Every field the admin API may name in a validation message (shown beside that field). */
+export const ACCOUNT_FORM_FIELDS = ['name', 'description', 'priority', 'accountType', 'proxy', 'apiUrl', 'apiKey', 'baseUrl',
+  'refreshToken', 'accessToken', 'expiresAt', 'scopes', 'projectId', 'code', 'sessionId'] as const
+
+/** Client-side checks before a request (message keys under accounts.validation). */
+export function checkCommonForm(f: AccountCommonForm): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!f.name.trim()) out.name = 'nameRequired'
+  else if (f.name.trim().length > 100) out.name = 'nameTooLong'
+  if (!Number.isInteger(f.priority) || f.priority < 0 || f.priority > 1000) out.priority = 'priorityRange'
+  return out
+}
+
+/** Proxy form checks: a host and a port 1–65535 unless none. */
+export function checkProxyForm(f: ProxyForm): string | null {
+  if (f.type === 'none') return null
+  if (!f.host.trim()) return 'proxyHost'
+  const port = Number(f.port)
+  if (!/^\d+$/.test(f.port.trim()) || port < 1 || port > 65_535) return 'proxyPort'
+  return null
+}
+
+/** The import form as request fields: expiresAt as ms (a number) or an ISO date, empty fields left out. */
+export function importFields(f: AccountImportForm): { refreshToken: string, accessToken?: string, expiresAt?: number | string, scopes?: string[] } {
+  const exp = f.expiresAt.trim()
+  return {
+    refreshToken: f.refreshToken.trim(),
+    ...(f.accessToken.trim() ? { accessToken: f.accessToken.trim() } : {}),
+    ...(exp ? { expiresAt: /^\d+$/.test(exp) ? Number(exp) : exp } : {}),
+    ...(f.scopes.length ? { scopes: f.scopes } : {}),
+  }
+}
