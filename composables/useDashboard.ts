@@ -1,17 +1,8 @@
+import type { Counters } from '~~/server/usage/buckets'
 import type { Granularity } from '~/utils/format'
 
 /** Counters of one bucket or total, as the usage endpoints return them (cost in USD, costMicros exact). */
-export interface UsageCounters {
-  requests: number
-  inputTokens: number
-  outputTokens: number
-  cacheCreate5m: number
-  cacheCreate1h: number
-  cacheRead: number
-  costMicros: number
-  cost: number
-  aborted: number
-}
+export type UsageCounters = Counters & { cost: number }
 
 export type AccountState = 'active' | 'rate_limited' | 'overloaded' | 'cooldown' | 'error' | 'blocked' | 'disabled'
 

@@ -1,3 +1,4 @@
+import type { ApiKeySettings, Permission } from '~~/server/keys/records'
 import type { UsageCounters } from '~/composables/useDashboard'
 
 type ModelCounters = Record<string, UsageCounters>
@@ -11,21 +12,11 @@ export interface KeyInfo {
   lastUsedAt: string | null
   expiresAt: string | null
   activation: { days: number, activatedAt: string | null } | null
-  permissions: 'all' | 'claude' | 'gemini'
+  permissions: Permission
   allowedModels: string[]
   blockedModels: string[]
   allowedClients: string[]
-  limits: {
-    rateLimitWindow: number
-    rateLimitRequests: number
-    rateLimitTokens: number
-    rateLimitCost: number
-    concurrencyLimit: number
-    dailyCostLimit: number
-    weeklyCostLimit: number
-    totalCostLimit: number
-    tokenLimit: number
-  }
+  limits: Pick<ApiKeySettings, 'rateLimitWindow' | 'rateLimitRequests' | 'rateLimitTokens' | 'rateLimitCost' | 'concurrencyLimit' | 'dailyCostLimit' | 'weeklyCostLimit' | 'totalCostLimit' | 'tokenLimit'>
   state: {
     window: { startedAt: string, resetsAt: string, requests: number, tokens: number, cost: number } | null
     concurrency: { inUse: number, limit: number }

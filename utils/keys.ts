@@ -1,44 +1,20 @@
 // Pure helpers of the API-keys screen: the shapes the admin API answers, the form model and its
 // conversion to a request body, status/expiry/limit derivations and formatting. No Nuxt or Vue
-// imports, so tests/unit/keys-ui.test.ts runs them with plain vitest.
+// imports, so tests/unit/keys-ui.test.ts runs them with plain vitest. The server's types are
+// imported type-only (erased at build), so no server code reaches the browser bundle.
 
-export type KeyPermission = 'all' | 'claude' | 'gemini'
+import type { ApiKeyView, Permission } from '~~/server/keys/records'
+import type { Counters } from '~~/server/usage/buckets'
+
+export type KeyPermission = Permission
 
 /** Client ids a key can be restricted to (server/keys/access.ts CLIENT_IDS; a unit test keeps them equal). */
 export const KEY_CLIENT_IDS = ['claude_code', 'gemini_cli', 'anthropic_sdk', 'openai_sdk', 'google_genai_sdk', 'sillytavern'] as const
 
 export const KEY_PERMISSIONS: readonly KeyPermission[] = ['all', 'claude', 'gemini']
 
-/** An API key as the admin API shows it (server ApiKeyView). */
-export interface KeyView {
-  id: string
-  name: string
-  description: string
-  tags: string[]
-  isActive: boolean
-  expiresAt: string | null
-  activationDays: number
-  permissions: KeyPermission
-  allowedModels: string[]
-  blockedModels: string[]
-  allowedClients: string[]
-  rateLimitWindow: number
-  rateLimitRequests: number
-  rateLimitTokens: number
-  rateLimitCost: number
-  concurrencyLimit: number
-  dailyCostLimit: number
-  weeklyCostLimit: number
-  totalCostLimit: number
-  tokenLimit: number
-  claudeAccountId: string | null
-  geminiAccountId: string | null
-  dedicatedFallback: boolean
-  createdAt: string
-  updatedAt: string
-  lastUsedAt: string | null
-  activatedAt: string | null
-}
+/** An API key as the admin API shows it. */
+export type KeyView = ApiKeyView
 
 /** An account for the dedicated-account pickers (GET /api/admin/{claude,gemini}-accounts items). */
 export interface KeyAccountOption { id: string, name: string, accountType?: 'shared' | 'dedicated', isActive?: boolean }
@@ -46,17 +22,7 @@ export interface KeyAccountOption { id: string, name: string, accountType?: 'sha
 export interface KeyListPage { items: KeyView[], total: number, offset: number, limit: number }
 
 /** Usage counters as GET /api/admin/api-keys/:id/usage answers them (cost in USD). */
-export interface KeyCounters {
-  requests: number
-  inputTokens: number
-  outputTokens: number
-  cacheCreate5m: number
-  cacheCreate1h: number
-  cacheRead: number
-  costMicros: number
-  aborted: number
-  cost: number
-}
+export type KeyCounters = Counters & { cost: number }
 
 export interface KeyRecentRequest {
   at: string

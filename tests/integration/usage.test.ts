@@ -222,7 +222,7 @@ describe('usage accounting', () => {
     // The final output count (in message_delta) never came.
     expect(u.total.outputTokens).toBeLessThan(STREAM_USAGE.output_tokens)
     expect(u.daily[0]!.aborted).toBe(1)
-    expect(u.daily[0]!.models[STREAM_MODEL]).toMatchObject({ requests: 1, inputTokens: STREAM_USAGE.input_tokens })
+    expect(u.daily[0]!.models[STREAM_MODEL], JSON.stringify(u)).toMatchObject({ requests: 1, inputTokens: STREAM_USAGE.input_tokens })
   })
 
   it('flags a stream the upstream cut off, keeping the tokens it reported', async () => {
