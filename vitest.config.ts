@@ -17,6 +17,8 @@ export default defineConfig({
           // its own built server with its own REDIS_KEY_PREFIX, so files can run in parallel.
           globalSetup: ['tests/helpers/global-setup.ts'],
           testTimeout: 30_000,
+          // Pages and servers under CI load can take more than expect.poll's default 1 s.
+          expect: { poll: { timeout: 5000, interval: 50 } },
           hookTimeout: 120_000,
         },
       },

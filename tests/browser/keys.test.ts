@@ -88,7 +88,7 @@ describe('web console: API keys', () => {
     const search = page.getByTestId('keys-search')
     await search.fill('ui-team')
     await expect.poll(() => page.getByTestId('key-name').allInnerTexts()).toEqual([NAME])
-    expect(new URL(page.url()).searchParams.get('q')).toBe('ui-team')
+    await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe('ui-team')
     await search.fill('backend')
     await expect.poll(() => page.getByTestId('key-name').allInnerTexts()).toEqual(['backend-service'])
     await search.fill('no-such-key')
