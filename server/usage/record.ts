@@ -59,6 +59,14 @@ export interface DailyUsage extends ReturnType<typeof countersView> { date: stri
 
 /** A key's all-time totals and its last `days` daily buckets (newest first), per model too. */
 export async function readKeyUsage(redis: Redis, keyId: string, days: number, now = new Date()) {
+  // The model set and the counters are two reads: a request recorded between them would show in
+  // the totals but not per model, so such a torn read is taken again (once).
+  const first = await readKeyUsageOnce(redis, keyId, days, now)
+  const perModel = Object.values(first.total.models).reduce((n, m) => n + m.requests, 0)
+  return perModel === first.total.requests ? first : readKeyUsageOnce(redis, keyId, days, now)
+}
+
+async function readKeyUsageOnce(redis: Redis, keyId: string, days: number, now: Date) {
   const models = await redis.smembers(rk.usageKeyModels(keyId))
   const fields = [dim.key(keyId), ...models.map(m => dim.keyModel(keyId, m))]
   const dates = Array.from({ length: days }, (_, i) => bucketIds(new Date(now.getTime() - i * 86_400_000)).day)
