@@ -158,7 +158,7 @@ export function createAccountService(platform: store.Platform) {
       usePools().noteRequest(accountId, ttfbMs, ok)
     },
     /** The undici dispatcher for a request of this account: its warm connection pool. */
-    dispatcherFor: (account: store.Account) => usePools().dispatcherFor(pooledOf(account)),
+    dispatcherFor: (account: store.Account) => usePools().current(account.id, account.updatedAt) ?? usePools().dispatcherFor(pooledOf(account)),
     /** Create and warm a pool for every active account (boot). */
     async warmPools() {
       await usePools().syncPlatform(platform, (await usePool().all()).map(pooledOf))

@@ -89,6 +89,12 @@ export class PoolManager {
     await hit.pool.close().catch(() => {})
   }
 
+  /** The account's pool when it was made for this version of the account (no allocation; the hot path). */
+  current(id: string, version: string): Dispatcher | null {
+    const hit = this.entries.get(id)
+    return hit && hit.account.version === version ? hit.pool : null
+  }
+
   /**
    * The dispatcher for an account's request: its pool (created on the spot when the account has
    * none yet, e.g. between a change and its reload).
