@@ -167,23 +167,35 @@ export function createAccountService(platform: store.Platform) {
     bindSession(session: SessionRef | null, accountId: string) {
       if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)
     },
-    /** Why no account can serve right now (for the client's error message). */
-    async unavailableReasons(key: DedicatedBinding): Promise<string> {
+    /**
+     * Why no account can serve right now: `message` for the key holder (only what they can act
+     * on: retry, or ask the admin), `detail` for the admin's log (account names, states, causes).
+     */
+    async unavailable(key: DedicatedBinding, now = Date.now()): Promise<{ message: string, retryAfter: number | null, detail: string }> {
       const boundTo = bindingOf(key)
       const onlyDedicated = boundTo && !key.dedicatedFallback
       const all = (await usePool().all()).filter(a => a.isActive
         && (a.id === boundTo || (!onlyDedicated && a.accountType !== 'dedicated')))
+      const head = `No ${LABEL[platform]} account can serve this request`
       if (all.length === 0) {
-        return boundTo
-          ? `the ${LABEL[platform]} account dedicated to this API key is not available: disabled or deleted`
-          : `no active ${LABEL[platform]} account: add or enable one in the admin API or UI`
+        const message = boundTo
+          ? `${head}: the ${LABEL[platform]} account dedicated to this API key is not available (disabled or deleted; ask the admin).`
+          : `${head}: no active ${LABEL[platform]} account (ask the admin to add or enable one).`
+        return { message, retryAfter: null, detail: message }
       }
-      return all.map((a) => {
-        const s = effectiveState(a.state)
-        return 'until' in s
-          ? `${a.name}: ${s.state}${s.until ? ` until ${s.until}` : ''} (${s.reason.slice(0, 120)})`
-          : `${a.name}: failed for this request`
+      const ends = all.map(a => a.state && a.state.until > now ? a.state.until : 0)
+      const soonest = ends.every(Boolean) ? Math.min(...ends) : 0
+      const retryAfter = soonest ? Math.max(1, Math.ceil((soonest - now) / 1000)) : null
+      const detail = all.map((a) => {
+        const st = effectiveState(a.state, now)
+        return 'until' in st
+          ? `${a.name} (${a.id}): ${st.state}${st.until ? ` until ${st.until}` : ''} (${st.reason.slice(0, 120)})`
+          : `${a.name} (${a.id}): failed for this request`
       }).join('; ')
+      const message = retryAfter
+        ? `${head} right now: every account is rate limited or out of service; try again in ${retryAfter} s.`
+        : `${head} right now: every account is busy or out of service; try again shortly.`
+      return { message, retryAfter, detail }
     },
     /** The accounts as the scheduler sees them (in-process copy; no Redis round trip). */
     all: () => usePool().all(),

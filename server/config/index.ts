@@ -67,6 +67,16 @@ const EnvSchema = z.object({
   POOL_RECONNECT_MAX_SECONDS: int(16, 1),
   UPSTREAM_CA_FILE: z.string().optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  // The trust boundary (docs/security.md): bounds on what a caller can make the server hold.
+  ADMIN_MAX_BODY_KB: int(1024, 1),
+  // Reverse proxies in front of the relay whose X-Forwarded-For / -Proto are believed (0 = none).
+  TRUST_PROXY: z.string().regex(/^(true|false|10|\d)$/, { error: 'must be false, true, or the number of proxy hops in front of the relay (0–10)' })
+    .transform(v => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))).default(0),
+  HEADERS_TIMEOUT_SECONDS: int(20, 1),
+  REQUEST_TIMEOUT_SECONDS: int(300, 1),
+  KEEP_ALIVE_TIMEOUT_SECONDS: int(5, 1),
+  MAX_CONNECTIONS: int(4096, 1),
+  MAX_HEADERS_COUNT: int(100, 10),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -91,7 +101,17 @@ function parseConfig(env: Record<string, string | undefined>) {
       describe: e.REDIS_URL ? `REDIS_URL (${redactUrl(e.REDIS_URL)})` : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
     },
     secrets: { jwt: e.JWT_SECRET, encryptionKey: e.ENCRYPTION_KEY, apiKeySalt: e.API_KEY_SALT },
-    admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD, sessionHours: e.ADMIN_SESSION_HOURS },
+    admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD, sessionHours: e.ADMIN_SESSION_HOURS, maxBodyBytes: e.ADMIN_MAX_BODY_KB * 1024 },
+    /** How many reverse-proxy hops to believe in X-Forwarded-For / X-Forwarded-Proto (0: none). */
+    trustProxy: e.TRUST_PROXY,
+    /** Socket bounds of the HTTP server, so one host cannot hold its sockets (docs/security.md). */
+    server: {
+      headersTimeoutMs: e.HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+      maxConnections: e.MAX_CONNECTIONS,
+      maxHeadersCount: e.MAX_HEADERS_COUNT,
+    },
     log: { level: e.LOG_LEVEL, dir: e.LOG_FILES === '1' ? e.LOG_DIR : null, retentionDays: e.LOG_RETENTION_DAYS },
     claude: {
       apiUrl: e.CLAUDE_API_URL,

@@ -71,6 +71,21 @@ export async function admit(redis: Redis, k: ApiKeyRecord, now = new Date()): Pr
 
 export const isDenial = (a: Admission | Denial): a is Denial => 'status' in a
 
+/**
+ * Admit a request that spends no upstream tokens (count_tokens, model lists, setup calls): the
+ * key's activation expiry is checked and a concurrency lease taken, nothing is counted against
+ * its windows or cost. Release the lease with `releaseLease` when the request ends.
+ */
+export async function admitLease(redis: Redis, k: ApiKeyRecord, now = new Date()): Promise<Admission | Denial> {
+  if (k.activationDays <= 0 && k.concurrencyLimit <= 0) return { windowStart: '', leaseId: '' }
+  return admit(redis, { ...k, rateLimitWindow: 0, dailyCostLimit: 0, weeklyCostLimit: 0, totalCostLimit: 0, tokenLimit: 0 }, now)
+}
+
+/** Give a lease back without recording anything (requests admitted by `admitLease`). */
+export async function releaseLease(redis: Redis, keyId: string, leaseId: string): Promise<void> {
+  if (leaseId) await redis.zrem(rk.leases(keyId), leaseId)
+}
+
 /** Keep a long request's lease alive; returns a stop function (call it when the request ends). */
 export function keepLease(redis: Redis, keyId: string, leaseId: string): () => void {
   if (!leaseId) return () => {}

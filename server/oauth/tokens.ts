@@ -86,8 +86,8 @@ async function postToken(p: OAuthProvider, fields: Record<string, string>, opts:
     if (err instanceof OAuthError) throw err
     if (signal.aborted) throw new OAuthError('upstream', `${label(p)} token endpoint did not answer within ${Math.round(timeoutMs / 1000)} s.`)
     const failure = classifyUpstreamError(err, opts.proxy)
-    if (failure.proxyFault) throw new OAuthError('proxy', failure.message)
-    throw new OAuthError('upstream', `${label(p)} token endpoint unreachable: ${failure.message}`)
+    if (failure.proxyFault) throw new OAuthError('proxy', failure.detail)
+    throw new OAuthError('upstream', `${label(p)} token endpoint unreachable: ${failure.detail}`)
   }
   finally {
     void dispatcher.destroy().catch(() => {})

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { apiKeys, keyRejection, type ApiKeyRecord } from '../keys'
-import { type Admission, admit, isDenial } from '../keys/admission'
+import { type Admission, admit, admitLease, isDenial, releaseLease } from '../keys/admission'
 import { extractApiKey } from '../keys/extract'
 import { useLogger } from '../logging'
 import { activeRelays, observeRequest, timeRedis } from '../metrics'
@@ -11,6 +11,7 @@ import type { Outcome } from '../upstream/stream'
 import { pricing } from '../usage/pricing-store'
 import { recordUsage } from '../usage/record'
 import { emptyUsage, type Usage } from '../usage/types'
+import { isModelName, MODEL_NAME_RULE } from './model-name'
 
 /**
  * The protocol-neutral steps of relaying a request (key, body, admission, recording). Each
@@ -50,11 +51,30 @@ export async function readJsonBody(req: IncomingMessage, limit: number, fail: Fa
   return { raw, json: json as Record<string, unknown> }
 }
 
-/** Check every limit and take a concurrency lease in one Redis call, or refuse (429 / 401). */
-export async function admitOrFail(key: ApiKeyRecord, fail: Fail): Promise<Admission> {
-  const a = await timeRedis('admit', () => admit(useRedis(), key))
+/** Refuse a model name that could not be a model (stored, logged and labelled only once valid); '' passes (the upstream answers). */
+export function checkModelName(model: string, fail: Fail): void {
+  if (model && !isModelName(model)) throw fail(400, 'invalid', `Invalid model name: ${MODEL_NAME_RULE}.`)
+}
+
+/**
+ * Admit a request in one Redis call, or refuse (429 / 401). `spend` (routes that spend upstream
+ * tokens) checks every limit and counts the request; `lease` (count_tokens, model lists, setup
+ * calls) checks expiry and takes a concurrency lease only — give it back with `releaseAdmission`.
+ */
+export async function admitOrFail(key: ApiKeyRecord, fail: Fail, mode: 'spend' | 'lease' = 'spend'): Promise<Admission> {
+  const a = await timeRedis('admit', () => (mode === 'spend' ? admit(useRedis(), key) : admitLease(useRedis(), key)))
   if (!isDenial(a)) return a
   throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
+}
+
+/** Release the lease of a request that is not recorded (admitted with `lease`). */
+export async function releaseAdmission(key: ApiKeyRecord, a: Admission): Promise<void> {
+  try {
+    await releaseLease(useRedis(), key.id, a.leaseId)
+  }
+  catch (err) {
+    useLogger().warn({ err, keyId: key.id }, 'lease release failed (it expires by itself)')
+  }
 }
 
 let inflight = 0
@@ -114,17 +134,30 @@ export interface Served {
 }
 
 const unpricedSeen = new Set<string>()
+const UNPRICED_WARNINGS = 1000
+
+/**
+ * The model a request is recorded under: the answer's (when it has a model's shape), else the
+ * requested one when the upstream answered it or the price table knows it, else `other` — so
+ * requests that never reached a model cannot add attacker-chosen names to Redis.
+ */
+export function recordedModel(answered: string | null, requested: string, confirmed: boolean): string {
+  if (answered && isModelName(answered)) return answered
+  if (requested && isModelName(requested) && (confirmed || pricing.knownNow(requested))) return requested
+  return requested ? 'other' : 'unknown'
+}
 
 /**
  * Record one request (one Redis call): counted when a response carried usage, or when the
  * client left before any answer (with what was seen). Upstream errors only release the lease.
  */
 export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served): Promise<number> {
-  const model = s.model ?? (requested || 'unknown')
+  await pricing.table()
+  const model = recordedModel(s.model, requested, s.usage !== null)
   const usage = s.usage ?? emptyUsage()
   const counted = s.usage !== null || (s.outcome === 'aborted' && s.status === 0)
   const { micros, known } = await pricing.cost(model, usage)
-  if (counted && !known && !unpricedSeen.has(model)) {
+  if (counted && !known && !unpricedSeen.has(model) && unpricedSeen.size < UNPRICED_WARNINGS) {
     unpricedSeen.add(model)
     useLogger().warn({ model }, 'model has no price: recorded with cost 0 (add a price in the admin pricing table)')
   }
@@ -163,9 +196,10 @@ export interface RequestLogLine {
 export function logRequest(l: RequestLogLine): void {
   const u = l.usage
   const durationMs = Date.now() - l.startedAt.getTime()
-  observeRequest({ ...l, durationMs, aborted: l.outcome !== 'done' })
+  // Metric labels only from a bounded set: priced models, else `other`.
+  observeRequest({ ...l, model: pricing.knownNow(l.model) ? l.model : 'other', durationMs, aborted: l.outcome !== 'done' })
   useLogger().info({
-    reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: l.model, stream: l.stream,
+    reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: isModelName(l.model) ? l.model : 'other', stream: l.stream,
     status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, durationMs,
     tokens: u ? { input: u.inputTokens, output: u.outputTokens, cacheCreate: u.cacheCreate5m + u.cacheCreate1h, cacheRead: u.cacheRead } : null,
     costMicros: l.costMicros, aborted: l.outcome !== 'done',

@@ -77,6 +77,10 @@ export const pricing = {
   async cost(model: string, usage: Usage): Promise<Cost> {
     return (await table()).costMicros(model, usage)
   },
+  /** True when the table built so far prices `model` (synchronous: false before the first build). */
+  knownNow(model: string): boolean {
+    return current?.table.resolve(model) != null
+  },
   /** Every model with its effective prices; `q` keeps ids containing it (case-insensitive). */
   async list(q?: string): Promise<{ items: PriceListItem[], total: number }> {
     const needle = q?.toLowerCase()

@@ -23,6 +23,8 @@ const responseHeaders = headerAllowList(['content-type', 'request-id', 'retry-af
 /** Statuses that may say something about the account rather than the request (read before relaying). */
 const ACCOUNT_STATUSES = new Set([401, 403, 429, 500, 502, 503, 504, 529])
 const MAX_ERROR_BODY = 64 * 1024
+/** What a key holder is told when an account's token could not be refreshed (the token log says why). */
+const REFRESH_FAILED = 'An upstream account could not refresh its credentials; try again (the admin can see the cause).'
 
 export type { Outcome } from '../../upstream/stream'
 
@@ -123,9 +125,9 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     try {
       await claudeAccounts.ensureFreshToken(account)
     }
-    catch (err) {
-      // The account is marked `error` by the refresh; try the next one.
-      last = new AnthropicError(502, 'api_error', `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
+    catch {
+      // The account is marked `error` by the refresh (its log says why); try the next one.
+      last = new AnthropicError(502, 'api_error', REFRESH_FAILED)
       account = await claudeAccounts.pickFor(key, tried, session)
       continue
     }
@@ -141,8 +143,8 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
       if (ac.signal.aborted) return
       claudeAccounts.recordAttempt(account.id, false, performance.now() - sentAt)
       const f = classifyUpstreamError(err, account.proxy)
-      useLogger().warn({ accountId: account.id, reason: f.message }, 'upstream failure, trying another account')
-      await claudeAccounts.setState(account.id, stateFromFailure(f.message, cfg.accountStates))
+      useLogger().warn({ accountId: account.id, reason: f.detail }, 'upstream failure, trying another account')
+      await claudeAccounts.setState(account.id, stateFromFailure(f.detail, cfg.accountStates))
       last = new AnthropicError(f.status, f.status === 504 ? 'timeout_error' : 'api_error', f.message)
       Object.assign(done, { outcome: 'failed', status: f.status })
       account = await claudeAccounts.pickFor(key, tried, session)
@@ -160,8 +162,8 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
         tried.delete(account.id)
         continue
       }
-      catch (err) {
-        last = new AnthropicError(502, 'api_error', `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
+      catch {
+        last = new AnthropicError(502, 'api_error', REFRESH_FAILED)
         account = await claudeAccounts.pickFor(key, tried, session)
         continue
       }

@@ -167,7 +167,8 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
     }
     catch (err) {
       if (err instanceof CodeAssistSetupError) await geminiAccounts.setState(account.id, stateFromFailure(err.message, cfg.accountStates))
-      last = new GoogleError(502, `Account ${account.name} could not be used: ${(err as Error).message}`)
+      useLogger().warn({ accountId: account.id, reason: (err as Error).message }, 'gemini account could not be used, trying another account')
+      last = new GoogleError(502, 'An upstream account could not be used; try again (the admin can see the cause).')
       account = await pick(tried)
       continue
     }
@@ -183,8 +184,8 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
       if (ctx.signal.aborted) return
       geminiAccounts.recordAttempt(account.id, false, performance.now() - sentAt)
       const f = classifyUpstreamError(err, account.proxy)
-      useLogger().warn({ accountId: account.id, reason: f.message }, 'gemini upstream failure, trying another account')
-      await geminiAccounts.setState(account.id, stateFromFailure(f.message, cfg.accountStates))
+      useLogger().warn({ accountId: account.id, reason: f.detail }, 'gemini upstream failure, trying another account')
+      await geminiAccounts.setState(account.id, stateFromFailure(f.detail, cfg.accountStates))
       last = new GoogleError(f.status, f.message)
       Object.assign(done, { outcome: 'failed', status: f.status })
       account = await pick(tried)
@@ -200,8 +201,8 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
         tried.delete(account.id)
         continue
       }
-      catch (err) {
-        last = new GoogleError(502, `Account ${account.name} could not refresh its OAuth token: ${(err as Error).message}`)
+      catch {
+        last = new GoogleError(502, 'An upstream account could not refresh its credentials; try again (the admin can see the cause).')
         account = await pick(tried)
         continue
       }
@@ -308,7 +309,11 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   if (route.kind === 'internal') for (const a of await geminiAccounts.all()) if (a.type !== 'oauth') apiKeyOnly.add(a.id)
   const pick = (tried: ReadonlySet<string>) => geminiAccounts.pickFor(key, new Set([...tried, ...apiKeyOnly]), null)
   const account = await pick(new Set())
-  if (!account) throw new GoogleError(503, `No Gemini account can serve this request (${await geminiAccounts.unavailableReasons(key)}).`)
+  if (!account) {
+    const why = await geminiAccounts.unavailable(key)
+    useLogger().warn({ reqId: requestId, keyId: key.id, accounts: why.detail }, 'no gemini account can serve')
+    throw new GoogleError(503, why.message, why.retryAfter ? { 'retry-after': String(why.retryAfter) } : {})
+  }
 
   if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') return answerModels(res, route)
   const record = (route.kind === 'generate' || route.kind === 'internal') && (route.method === 'generateContent' || route.method === 'streamGenerateContent')
