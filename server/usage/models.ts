@@ -1,8 +1,11 @@
 import prices from './model-prices.json'
 
-/** Anthropic-shaped model list built from the shipped price table (Claude models only). */
-export function claudeModelList() {
-  const ids = Object.keys(prices).filter(id => id.startsWith('claude-')).sort().reverse()
+/**
+ * Anthropic-shaped model list built from the shipped price table (Claude models only);
+ * `allowed` keeps the ids a key may use.
+ */
+export function claudeModelList(allowed: (id: string) => boolean = () => true) {
+  const ids = Object.keys(prices).filter(id => id.startsWith('claude-') && allowed(id)).sort().reverse()
   return {
     data: ids.map(id => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' })),
     has_more: false,

@@ -10,6 +10,7 @@ import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { sseErrorEvent } from './errors'
 import { AnthropicError } from './handler'
+import { blockedByProbe } from './probe'
 import { AnthropicUsageTap } from './usage'
 
 // What a client may tell Anthropic, and what Anthropic may tell the client. Never the client's
@@ -55,6 +56,15 @@ export function mergeBetas(client: string | undefined, extra: string): string {
   return [...new Set([...all, extra])].join(',')
 }
 
+/** How an account authorises itself to Anthropic: its OAuth token (with the OAuth beta) or its API key. */
+export function accountAuthHeaders(account: ClaudeAccount, clientBetas?: string): Record<string, string> {
+  if (account.type === 'oauth' && account.oauth) {
+    return { 'authorization': `Bearer ${account.oauth.accessToken}`, 'anthropic-beta': mergeBetas(clientBetas, OAUTH_BETA) }
+  }
+  const betas: Record<string, string> = clientBetas ? { 'anthropic-beta': clientBetas } : {}
+  return account.apiKey.startsWith('sk-ant-') ? { ...betas, 'x-api-key': account.apiKey } : { ...betas, authorization: `Bearer ${account.apiKey}` }
+}
+
 function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: number): Record<string, string> {
   const h = requestHeaders(req.headers)
   h['content-type'] ??= 'application/json'
@@ -62,17 +72,13 @@ function upstreamHeaders(req: IncomingMessage, account: ClaudeAccount, length: n
   h['content-length'] = String(length)
   // Ask for plain bytes: the usage tap reads them, and we never relay a content-encoding.
   h['accept-encoding'] = 'identity'
-  if (account.type === 'oauth' && account.oauth) {
-    h.authorization = `Bearer ${account.oauth.accessToken}`
-    h['anthropic-beta'] = mergeBetas(h['anthropic-beta'], OAUTH_BETA)
-  }
-  else if (account.apiKey.startsWith('sk-ant-')) h['x-api-key'] = account.apiKey
-  else h.authorization = `Bearer ${account.apiKey}`
-  return h
+  const betas = h['anthropic-beta']
+  delete h['anthropic-beta']
+  return Object.assign(h, accountAuthHeaders(account, betas))
 }
 
 /** Where an account's requests go: its own base URL, else CLAUDE_API_URL. */
-const baseUrl = (account: ClaudeAccount, fallback: string) => account.apiUrl || fallback
+export const baseUrl = (account: ClaudeAccount, fallback: string) => account.apiUrl || fallback
 
 /** Response headers for the client: the allow-list, plus length/encoding (undici never decodes). */
 function clientHeaders(upHeaders: Record<string, string | string[] | undefined>, sse: boolean): Record<string, string> {
@@ -171,7 +177,10 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     if (ACCOUNT_STATUSES.has(up.statusCode)) {
       const body = await readBounded(up.body, MAX_ERROR_BODY)
       const buffered = { status: up.statusCode, headers: clientHeaders(up.headers, false), body }
+      // A 403 may be about this request alone (and so in a key holder's hands): the account is
+      // blocked only when a request of the relay's own is refused too.
       const state = stateFromResponse(up.statusCode, up.headers, body.toString('utf8'), cfg.accountStates)
+        ?? (up.statusCode === 403 ? await blockedByProbe(account, body) : null)
       if (!state) return sendBuffered(res, buffered, done)
       useLogger().warn({ accountId: account.id, state: state.state, status: up.statusCode }, 'account marked, trying another account')
       await claudeAccounts.setState(account.id, state)
