@@ -103,7 +103,7 @@ describe('account states and failover', () => {
     expect((await view(a)).status.state).toBe('active')
   })
 
-  it('all accounts down: the last upstream error, then one clear 503 naming why', async () => {
+  it('all accounts down: the last upstream error, then one clear 503 saying when to retry (account names and states only in the admin log)', async () => {
     for (const up of [upA, upB]) {
       up.behaviour.mode = 'error'
       up.behaviour.error = { status: 529, type: 'overloaded_error', message: 'Overloaded' }
@@ -114,8 +114,10 @@ describe('account states and failover', () => {
     const next = await send()
     expect(next.status).toBe(503)
     const msg = JSON.parse(next.body).error.message as string
-    expect(msg).toMatch(/A: overloaded until/)
-    expect(msg).toMatch(/B: overloaded until/)
+    // Issue 12: a key holder is told what it can act on, never the accounts' names or states.
+    expect(msg).toMatch(/every account is rate limited or out of service; try again in \d+ s/)
+    expect(msg).not.toMatch(/overloaded until|A:|B:/)
+    expect(Number(next.headers.get('retry-after'))).toBeGreaterThan(0)
   })
 
   it('the dashboard counts accounts by state', async () => {
@@ -181,6 +183,6 @@ describe('account states and failover', () => {
     expect(upB.requests).toHaveLength(0)
     const again = await send(bound.apiKey)
     expect(again.status).toBe(503)
-    expect(JSON.parse(again.body).error.message).toMatch(/A: overloaded/)
+    expect(JSON.parse(again.body).error.message).toMatch(/try again in \d+ s/)
   })
 })
