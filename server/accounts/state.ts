@@ -30,8 +30,8 @@ const header = (h: Record<string, string | string[] | undefined>, name: string) 
  * What an upstream answer says about the account (not the request), from the status code alone —
  * never from the message, which may echo what a key holder sent: 429 → rate limited until
  * `anthropic-ratelimit-unified-reset` (unix s) or `retry-after`; 529 → overloaded; 5xx → short
- * cooldown; 401 → its credentials were refused. Null when the answer may be about the request
- * (400, 403, 404, 413, …); a 403 is checked with a probe of the relay's own (anthropic/probe.ts).
+ * cooldown. Null when the answer may be about the request (400, 401, 403, 404, 413, …); a 401
+ * or 403 is checked with a probe of the relay's own (protocols/anthropic/probe.ts).
  */
 export function stateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, body: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
   const message = (() => {
@@ -50,7 +50,6 @@ export function stateFromResponse(status: number, headers: Record<string, string
     return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: Math.max(until, now + 1000) }
   }
   if (status === 529) return { state: 'overloaded', reason: `upstream 529${detail}`, since: now, until: now + d.overloadedMs }
-  if (status === 401) return { state: 'error', reason: `upstream refused the account's credentials (401)${detail}`, since: now, until: 0 }
   if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
   return null
 }

@@ -396,7 +396,9 @@ describe('Claude OAuth accounts', () => {
       expect(res.status).toBe(401)
       expect(anthropicError(res.body).error.type).toBe('authentication_error')
       expect(tokens.refreshCount).toBe(1)
-      expect(upstream.requests).toHaveLength(2)
+      // The client's request twice (before and after the refresh), then the relay's own probe
+      // (issue 12: a 401 takes the account out of the pool only when the probe is refused too).
+      expect(upstream.requests.map(r => r.path.split('?')[0])).toEqual(['/v1/messages', '/v1/messages', '/v1/messages/count_tokens'])
       expect((await view(account.id)).status.state).toBe('error')
     })
   })

@@ -101,24 +101,30 @@ describe('model names are bounded before they are stored, logged or labelled', (
 })
 
 describe('a key holder cannot take a shared account out of the pool', () => {
-  it('a 403 about the request itself (the probe is accepted) goes back to its sender; the account stays active for the next tenant', async () => {
+  it.each([
+    [401, 'authentication_error', 'invalid x-api-key (echo: EVIL-FIELD)'],
+    [403, 'permission_error', 'This organization has been disabled. (echo: EVIL-FIELD)'],
+  ])('a %i about the request itself (the relay\'s own probe is accepted) goes back to its sender; the account stays active for the next tenant', async (status, type, message) => {
     upA.behaviour.mode = 'error'
-    upA.behaviour.error = { status: 403, type: 'permission_error', message: 'This organization has been disabled. (echo: EVIL-FIELD)', when: 'EVIL-FIELD' }
+    upA.behaviour.error = { status, type, message, when: 'EVIL-FIELD' }
     const res = await send(apiKey, messageBody({ metadata: { note: 'EVIL-FIELD' } }))
-    expect(res.status).toBe(403)
+    expect(res.status).toBe(status)
     expect(await accountState(accountA)).toBe('active')
     // The relay asked on its own behalf, with nothing of the client's request in it.
     const probe = upA.requests.find(r => r.path.startsWith('/v1/messages/count_tokens'))
     expect(probe?.body).not.toContain('EVIL-FIELD')
-    const other = (await server.createKey({ name: 'other tenant' })).apiKey
+    const other = (await server.createKey({ name: `other tenant ${status}` })).apiKey
     expect((await send(other, messageBody())).status).toBe(200)
   })
 
-  it('a 403 that a request of the relay\'s own gets too marks the account blocked', async () => {
+  it.each([
+    [401, 'authentication_error', 'invalid x-api-key', 'error'],
+    [403, 'permission_error', 'This organization has been disabled.', 'blocked'],
+  ])('a %i that a request of the relay\'s own gets too marks the account %s', async (status, type, message, state) => {
     upA.behaviour.mode = 'error'
-    upA.behaviour.error = { status: 403, type: 'permission_error', message: 'This organization has been disabled.' }
-    expect((await send(apiKey, messageBody())).status).toBe(403)
-    expect(await accountState(accountA)).toBe('blocked')
+    upA.behaviour.error = { status, type, message }
+    expect((await send(apiKey, messageBody())).status).toBe(status)
+    expect(await accountState(accountA)).toBe(state)
   })
 })
 

@@ -10,7 +10,7 @@ import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { sseErrorEvent } from './errors'
 import { AnthropicError } from './handler'
-import { blockedByProbe } from './probe'
+import { confirmedByProbe } from './probe'
 import { AnthropicUsageTap } from './usage'
 
 // What a client may tell Anthropic, and what Anthropic may tell the client. Never the client's
@@ -177,10 +177,11 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     if (ACCOUNT_STATUSES.has(up.statusCode)) {
       const body = await readBounded(up.body, MAX_ERROR_BODY)
       const buffered = { status: up.statusCode, headers: clientHeaders(up.headers, false), body }
-      // A 403 may be about this request alone (and so in a key holder's hands): the account is
-      // blocked only when a request of the relay's own is refused too.
-      const state = stateFromResponse(up.statusCode, up.headers, body.toString('utf8'), cfg.accountStates)
-        ?? (up.statusCode === 403 ? await blockedByProbe(account, body) : null)
+      // A 401/403 may be about this request alone (a header or body a key holder chose): the
+      // account leaves the pool for good only when a request of the relay's own is refused too.
+      const state = up.statusCode === 401 || up.statusCode === 403
+        ? await confirmedByProbe(account, up.statusCode, body)
+        : stateFromResponse(up.statusCode, up.headers, body.toString('utf8'), cfg.accountStates)
       if (!state) return sendBuffered(res, buffered, done)
       useLogger().warn({ accountId: account.id, state: state.state, status: up.statusCode }, 'account marked, trying another account')
       await claudeAccounts.setState(account.id, state)

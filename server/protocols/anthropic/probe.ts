@@ -26,15 +26,19 @@ export async function refusesAccount(account: ClaudeAccount): Promise<boolean> {
 }
 
 /**
- * After a 403 to a client's request: `blocked` (until an admin resets it) when the probe is
- * refused too, else null (the 403 was about that request and goes back to its sender).
+ * A 401 (credentials refused → `error`) or 403 (→ `blocked`) marks the account, until an admin
+ * resets it, only when a request of the relay's own is refused too; else null: the answer was
+ * about that request (a header or body a key holder chose) and goes back to its sender.
  */
-export async function blockedByProbe(account: ClaudeAccount, answer: Buffer, now = Date.now()): Promise<AccountStateRecord | null> {
+export async function confirmedByProbe(account: ClaudeAccount, status: 401 | 403, answer: Buffer, now = Date.now()): Promise<AccountStateRecord | null> {
   if (!await refusesAccount(account)) return null
   let message = ''
   try {
     message = String(JSON.parse(answer.toString('utf8'))?.error?.message ?? '').slice(0, 200)
   }
   catch { /* not JSON */ }
-  return { state: 'blocked', reason: `upstream 403, confirmed by a probe${message ? `: ${message}` : ''}`, since: now, until: 0 }
+  const detail = `${message ? `: ${message}` : ''} (confirmed by the relay's own probe)`
+  return status === 401
+    ? { state: 'error', reason: `upstream refused the account's credentials (401)${detail}`, since: now, until: 0 }
+    : { state: 'blocked', reason: `upstream 403${detail}`, since: now, until: 0 }
 }
