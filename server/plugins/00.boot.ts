@@ -1,4 +1,5 @@
 import { ConfigError, useConfig } from '../config'
+import { unusableDir } from '../config/paths'
 import { bootstrapAdmin } from '../admin/users'
 import { closeLogging, configureLogging, useLogger } from '../logging'
 import { drainRelays } from '../relay/steps'
@@ -26,6 +27,8 @@ export default defineNitroPlugin((nitroApp) => {
     if (err instanceof ConfigError) fail(err.lines)
     throw err
   }
+  const badLogDir = cfg.log.dir ? unusableDir(cfg.log.dir) : null
+  if (badLogDir) fail([`LOG_DIR ${badLogDir}: point it at a writable directory, or set LOG_FILES=0 to log to stdout only.`])
   configureLogging({ level: cfg.log.level, dir: cfg.log.dir, retentionDays: cfg.log.retentionDays })
   const log = useLogger()
   // The listener is Nitro's: a port that is taken ends the process with one clear line.
