@@ -5,8 +5,11 @@ import { bucketIds, dim, weekId } from '../usage/buckets'
 import type { ApiKeyRecord } from './records'
 import { activeLeases } from '../metrics'
 
-/** How long a concurrency lease lives without renewal (a crashed instance frees it by then). */
-export const LEASE_MS = 60_000
+/**
+ * How long a concurrency lease lives without renewal: a crashed instance's leases are free by
+ * then (issue 13: within 20 s). A running request renews its lease every LEASE_MS / 3.
+ */
+export const LEASE_MS = 15_000
 
 /** An admitted request: what recording must hand back (window to charge, lease to release). */
 export interface Admission { windowStart: string, leaseId: string }

@@ -102,7 +102,7 @@ export class TestServer {
   /** Stop the process, then delete the prefix's keys unless `keepData` (for a restart on the same prefix). */
   async stop({ keepData = false }: { keepData?: boolean } = {}): Promise<void> {
     const child = this.child
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
       await new Promise(r => child.once('exit', r))
     }
@@ -113,6 +113,14 @@ export class TestServer {
     const keys = await this.redis.keys(`${this.prefix}*`)
     if (keys.length) await this.redis.del(...keys.map(k => k.slice(this.prefix.length)))
     this.redis.disconnect()
+  }
+
+  /** Kill the process with `signal` (e.g. SIGKILL: a crash) and wait for it to exit; Redis data is kept. */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    child.kill(signal)
+    await new Promise(r => child.once('exit', r))
   }
 
   /** An admin bearer token (logged in once per server). */
