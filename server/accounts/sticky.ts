@@ -30,7 +30,8 @@ export class StickySessions {
       if (now - hit.at > TOUCH_EVERY_MS) this.write(s, hit.accountId, now)
       return hit.accountId
     }
-    const stored = await this.redis().get(rk.sticky(s.keyId, s.hash))
+    // Redis away: route by the pool (the binding is a cache-warmth hint, not a rule).
+    const stored = await this.redis().get(rk.sticky(s.keyId, s.hash)).catch(() => null)
     if (stored) this.remember(s, stored, now)
     return stored
   }

@@ -67,6 +67,12 @@ const EnvSchema = z.object({
   POOL_RECONNECT_MAX_SECONDS: int(16, 1),
   UPSTREAM_CA_FILE: z.string().optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  // Faults (docs/operations.md): how long a Redis command may take before the relay answers 503,
+  // whether keys without limits keep flowing while Redis is away, where usage waits meanwhile.
+  REDIS_COMMAND_TIMEOUT_MS: int(1500, 100),
+  REDIS_OUTAGE: z.enum(['serve-unlimited', 'refuse-all']).default('serve-unlimited'),
+  DATA_DIR: z.string().default('./data'),
+  USAGE_QUEUE_MAX: int(10_000, 1),
   // The trust boundary (docs/security.md): bounds on what a caller can make the server hold.
   ADMIN_MAX_BODY_KB: int(1024, 1),
   // Reverse proxies in front of the relay whose X-Forwarded-For / -Proto are believed (0 = none).
@@ -97,6 +103,9 @@ function parseConfig(env: Record<string, string | undefined>) {
       password: e.REDIS_PASSWORD,
       db: e.REDIS_DB,
       keyPrefix: e.REDIS_KEY_PREFIX,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      /** While Redis is away: keys without limits keep flowing (recorded afterwards), or every request gets 503. */
+      outage: e.REDIS_OUTAGE,
       // Where a connection error message should point the user.
       describe: e.REDIS_URL ? `REDIS_URL (${redactUrl(e.REDIS_URL)})` : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
     },
@@ -156,6 +165,9 @@ function parseConfig(env: Record<string, string | undefined>) {
       backoffMaxMs: e.POOL_RECONNECT_MAX_SECONDS * 1000,
     },
     upstreamCaFile: e.UPSTREAM_CA_FILE ?? null,
+    /** Files the relay keeps across restarts (the usage journal's spill file). */
+    dataDir: resolve(e.DATA_DIR),
+    usageQueueMax: e.USAGE_QUEUE_MAX,
     metricsToken: e.METRICS_TOKEN ?? null,
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })

@@ -52,7 +52,19 @@ export async function timeRedis<T>(op: string, fn: () => Promise<T>): Promise<T>
 }
 
 /** Gauges read at scrape time (registered once by the metrics route). */
-export function scrapeGauges(read: { accounts: () => Promise<{ platform: string, state: string }[]>, pools: () => { open: number, idle: number, busy: number, total: number, healthy: number } }) {
+export function scrapeGauges(read: {
+  accounts: () => Promise<{ platform: string, state: string }[]>
+  pools: () => { open: number, idle: number, busy: number, total: number, healthy: number }
+  usageBacklog: () => { queued: number, spilled: number }
+}) {
+  new Gauge({
+    name: 'crs_usage_backlog', help: 'Usage records waiting for Redis (in memory, in the spill file)', labelNames: ['where'], registers: [registry],
+    collect() {
+      const b = read.usageBacklog()
+      this.set({ where: 'memory' }, b.queued)
+      this.set({ where: 'file' }, b.spilled)
+    },
+  })
   new Gauge({
     name: 'crs_accounts', help: 'Accounts by platform and state', labelNames: ['platform', 'state'], registers: [registry],
     async collect() {

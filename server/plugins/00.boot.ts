@@ -3,6 +3,7 @@ import { unusableDir } from '../config/paths'
 import { bootstrapAdmin } from '../admin/users'
 import { closeLogging, configureLogging, useLogger } from '../logging'
 import { drainRelays } from '../relay/steps'
+import { useJournal } from '../usage/journal-store'
 import { closeRedis, createRedis, setRedis } from '../store/redis'
 
 const CONNECT_TIMEOUT_MS = 10_000
@@ -29,6 +30,8 @@ export default defineNitroPlugin((nitroApp) => {
   }
   const badLogDir = cfg.log.dir ? unusableDir(cfg.log.dir) : null
   if (badLogDir) fail([`LOG_DIR ${badLogDir}: point it at a writable directory, or set LOG_FILES=0 to log to stdout only.`])
+  const badDataDir = unusableDir(cfg.dataDir)
+  if (badDataDir) fail([`DATA_DIR ${badDataDir}: point it at a writable directory (usage waits there while Redis is away).`])
   configureLogging({ level: cfg.log.level, dir: cfg.log.dir, retentionDays: cfg.log.retentionDays })
   const log = useLogger()
   // The listener is Nitro's: a port that is taken ends the process with one clear line.
@@ -42,6 +45,8 @@ export default defineNitroPlugin((nitroApp) => {
     lastError = err.message
     log.warn({ err: err.message }, 'redis connection error')
   })
+  // Usage journalled while Redis was away (or spilled by the last run) is written once it answers.
+  redis.on('ready', () => void useJournal().flush())
   const howTo = 'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.'
 
   const timer = setTimeout(() => fail([`Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${cfg.redis.describe}${lastError ? ` (${lastError})` : ''}.`, howTo]), CONNECT_TIMEOUT_MS)
@@ -64,6 +69,9 @@ export default defineNitroPlugin((nitroApp) => {
     // Nitro stopped accepting and waited for open connections (NITRO_SHUTDOWN_TIMEOUT); requests
     // still recording their usage finish before Redis goes.
     await drainRelays(10_000)
+    // Records still waiting for Redis get one more try, then go to DATA_DIR for the next start.
+    await Promise.race([useJournal().flush(), new Promise(r => setTimeout(r, 2000))])
+    useJournal().close()
     await closeRedis()
     closeLogging()
   })

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { apiKeys, keyRejection, type ApiKeyRecord } from '../keys'
-import { type Admission, admit, admitLease, isDenial, releaseLease } from '../keys/admission'
+import { type Admission, admit, admitLease, hasLimits, isDenial, releaseLease } from '../keys/admission'
 import { extractApiKey } from '../keys/extract'
 import { useLogger } from '../logging'
 import { activeRelays, observeRequest, timeRedis } from '../metrics'
-import { useRedis } from '../store/redis'
+import { useConfig } from '../config'
+import { storeReady, useRedis } from '../store/redis'
 import { BodyTooLargeError, readBodyLimited } from '../upstream/body'
 import type { Outcome } from '../upstream/stream'
 import { pricing } from '../usage/pricing-store'
-import { recordUsage } from '../usage/record'
+import { useJournal } from '../usage/journal-store'
 import { emptyUsage, type Usage } from '../usage/types'
 import { isModelName, MODEL_NAME_RULE } from './model-name'
 
@@ -17,11 +18,19 @@ import { isModelName, MODEL_NAME_RULE } from './model-name'
  * The protocol-neutral steps of relaying a request (key, body, admission, recording). Each
  * protocol passes `fail`, which turns a refusal into its own error shape.
  */
-export type FailKind = 'auth' | 'permission' | 'rate_limit' | 'invalid' | 'too_large'
+export type FailKind = 'auth' | 'permission' | 'rate_limit' | 'invalid' | 'too_large' | 'unavailable'
 export type Fail = (status: number, kind: FailKind, message: string, headers?: Record<string, string>) => Error
+
+/** What a client is told while Redis does not answer (each protocol's handler sends it as a 503). */
+export const STORE_UNAVAILABLE = 'The relay\'s store is unavailable right now; try again in a few seconds.'
+export const STORE_RETRY_AFTER = { 'retry-after': '2' }
+
+/** A 503 for a request that needs Redis while it is away (REDIS_OUTAGE decides which do). */
+const storeDown = (fail: Fail) => fail(503, 'unavailable', STORE_UNAVAILABLE, STORE_RETRY_AFTER)
 
 /** Authenticate the calling key (cached lookup). */
 export async function authenticate(req: IncomingMessage, fail: Fail): Promise<ApiKeyRecord> {
+  if (!storeReady() && useConfig().redis.outage === 'refuse-all') throw storeDown(fail)
   const raw = extractApiKey(req.headers, req.url)
   if (!raw) throw fail(401, 'auth', 'Missing API key: send your cr_ key as x-api-key, x-goog-api-key, ?key= or Authorization: Bearer.')
   const key = await apiKeys.lookup(raw)
@@ -62,6 +71,8 @@ export function checkModelName(model: string, fail: Fail): void {
  * calls) checks expiry and takes a concurrency lease only — give it back with `releaseAdmission`.
  */
 export async function admitOrFail(key: ApiKeyRecord, fail: Fail, mode: 'spend' | 'lease' = 'spend'): Promise<Admission> {
+  // A key with limits cannot be admitted without Redis: refuse at once instead of waiting.
+  if (!storeReady() && hasLimits(key)) throw storeDown(fail)
   const a = await timeRedis('admit', () => (mode === 'spend' ? admit(useRedis(), key) : admitLease(useRedis(), key)))
   if (!isDenial(a)) return a
   throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
@@ -151,7 +162,7 @@ export function recordedModel(answered: string | null, requested: string, confir
  * Record one request (one Redis call): counted when a response carried usage, or when the
  * client left before any answer (with what was seen). Upstream errors only release the lease.
  */
-export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served): Promise<number> {
+export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served, requestId: string): Promise<number> {
   await pricing.table()
   const model = recordedModel(s.model, requested, s.usage !== null)
   const usage = s.usage ?? emptyUsage()
@@ -161,16 +172,12 @@ export async function recordRequest(key: ApiKeyRecord, requested: string, admiss
     unpricedSeen.add(model)
     useLogger().warn({ model }, 'model has no price: recorded with cost 0 (add a price in the admin pricing table)')
   }
-  try {
-    await timeRedis('record', () => recordUsage(useRedis(), {
-      keyId: key.id, accountId: s.accountId, model, usage, costMicros: micros, priced: known, counted,
-      aborted: s.outcome !== 'done', status: s.status, durationMs: Date.now() - s.startedAt.getTime(),
-      at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId,
-    }))
-  }
-  catch (err) {
-    useLogger().error({ err, keyId: key.id, accountId: s.accountId }, 'usage recording failed')
-  }
+  // Written now, or journalled until Redis answers again (never lost, never counted twice).
+  await useJournal().submit({
+    requestId, keyId: key.id, accountId: s.accountId, model, usage, costMicros: micros, priced: known, counted,
+    aborted: s.outcome !== 'done', status: s.status, durationMs: Date.now() - s.startedAt.getTime(),
+    at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId,
+  })
   return micros
 }
 

@@ -2,6 +2,7 @@ import { effectiveState } from '../accounts/state'
 import { usePools } from '../accounts/pools'
 import { safeEqual } from '../crypto'
 import { registry, scrapeGauges } from '../metrics'
+import { usageBacklog } from '../usage/journal-store'
 
 let gauges = false
 
@@ -20,6 +21,7 @@ export default defineEventHandler(async (event) => {
         const s = usePools().summary()
         return { open: s.openConnections, busy: s.busyConnections, idle: s.openConnections - s.busyConnections, total: s.total, healthy: s.healthy }
       },
+      usageBacklog,
     })
   }
   setResponseHeader(event, 'content-type', registry.contentType)

@@ -18,11 +18,30 @@ export function redisOptions(cfg: Config['redis']): RedisOptions {
   }
 }
 
-/** A new client for the configured Redis (not yet connected: call connect()). */
+/**
+ * The server's client for the configured Redis (not yet connected: call connect()). A command that
+ * gets no answer within REDIS_COMMAND_TIMEOUT_MS fails (`isStoreOutage`), so a paused or
+ * restarting Redis costs a request a bounded wait and a 503, never a stall. While disconnected a
+ * command fails at once instead of waiting in ioredis' offline queue, and a command left without
+ * an answer by a dropped connection is not sent again: either would run a write the caller already
+ * counts as failed (and journals for a retry), so usage would be counted twice.
+ */
 export function createRedis(cfg: Config['redis']): Redis {
-  const opts = redisOptions(cfg)
+  const opts = { ...redisOptions(cfg), commandTimeout: cfg.commandTimeoutMs, enableOfflineQueue: false, autoResendUnfulfilledCommands: false }
   return defineScripts(cfg.url ? new Redis(cfg.url, opts) : new Redis(opts))
 }
+
+// ioredis' words for "no answer": a timeout, a closed or unwritable connection, retries used up.
+const OUTAGE = /Command timed out|Connection is closed|Stream isn't writeable|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|READONLY|MASTERDOWN|TRYAGAIN/i
+
+/** True when an error means Redis did not answer (down, paused, restarting, failing over) — not a bug. */
+export function isStoreOutage(err: unknown): boolean {
+  const e = err as { name?: string, message?: string } | null
+  return !!e && (e.name === 'MaxRetriesPerRequestError' || OUTAGE.test(e.message ?? ''))
+}
+
+/** True when the client has a live connection (false while reconnecting). */
+export const storeReady = (): boolean => client?.status === 'ready'
 
 let client: Redis | undefined
 let subscriber: Redis | undefined
@@ -51,7 +70,8 @@ export function subscribe(channel: string, handler: (message: string) => void): 
     set = new Set()
     channelHandlers.set(full, set)
     if (!subscriber) {
-      subscriber = r.duplicate({ keyPrefix: '', enableAutoPipelining: false })
+      // Subscriptions may be asked for before the connection is up, and are renewed on reconnect.
+      subscriber = r.duplicate({ keyPrefix: '', enableAutoPipelining: false, enableOfflineQueue: true, commandTimeout: undefined })
       subscriber.on('message', (ch: string, msg: string) => channelHandlers.get(ch)?.forEach(h => h(msg)))
       subscriber.on('error', () => { /* reconnects on its own; the main client reports health */ })
     }

@@ -10,10 +10,17 @@ const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
   // ARGV: 1-5 fields (*, k:, km:, a:, m:); 6 packed delta ("0,…" = nothing to count);
   //       7-9 TTLs hour/day/month; 10 window start admitted in ('' = none); 11 lease id ('' = none);
   //       12 recent entry; 13 recent max; 14 now ISO; 15 key field; 16 account field; 17 model;
-  //       18 weekly TTL.
+  //       18 weekly TTL; 19 on a retry, the request's id as it appears in its recent entry ('' on a
+  //       first attempt: nothing extra is read).
+  // Returns 0, or 1 when the recent list shows the request was recorded already (nothing done).
   recordUsage: {
     numberOfKeys: 12,
-    lua: `local delta = {}
+    lua: `if ARGV[19] ~= '' then
+  for _, item in ipairs(redis.call('LRANGE', KEYS[8], 0, -1)) do
+    if string.find(item, ARGV[19], 1, true) then return 1 end
+  end
+end
+local delta = {}
 for n in string.gmatch(ARGV[6], '[^,]+') do delta[#delta + 1] = tonumber(n) end
 local function add(packed)
   local out, i = {}, 1

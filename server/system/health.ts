@@ -2,6 +2,7 @@ import { useRedis } from '../store/redis'
 import { version } from '../../package.json'
 import { usePools } from '../accounts/pools'
 import { loggerState } from '../logging'
+import { usageBacklog } from '../usage/journal-store'
 
 const started = Date.now()
 
@@ -24,9 +25,12 @@ export async function healthReport() {
   }
   const connectionPools = usePools().summary()
   const logger = loggerState()
+  // Usage records waiting for Redis (written once it answers): a backlog is degraded, not lost.
+  const backlog = usageBacklog()
+  const usageJournal = { status: backlog.queued + backlog.spilled ? 'backlog' as const : 'empty' as const, ...backlog }
   return {
-    status: redis.status !== 'healthy' ? 'unhealthy' : connectionPools.status === 'healthy' && logger.status !== 'degraded' ? 'healthy' : 'degraded',
-    components: { redis, connectionPools, logger },
+    status: redis.status !== 'healthy' ? 'unhealthy' : connectionPools.status === 'healthy' && logger.status !== 'degraded' && usageJournal.status === 'empty' ? 'healthy' : 'degraded',
+    components: { redis, connectionPools, logger, usageJournal },
     version,
     uptime: Math.round((Date.now() - started) / 1000),
   }

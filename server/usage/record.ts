@@ -8,6 +8,8 @@ export const RECENT_MAX = 100
 
 /** One finished (or failed, or aborted) request, as the relay reports it. */
 export interface UsageEvent {
+  /** The relay's request id (kept in the recent entry, so a retried record is recognised). */
+  requestId: string
   keyId: string
   accountId: string
   model: string
@@ -30,24 +32,27 @@ export interface UsageEvent {
 /**
  * Record a request with ONE command (the recordUsage script): hour/day/month/all-time buckets
  * for the key, key×model, account, model and global dimensions; the rate window's tokens and
- * cost; the weekly cost; the lease release; the recent-requests list; last-used stamps.
+ * cost; the weekly cost; the lease release; the recent-requests list; last-used stamps. A
+ * `retry` (the first attempt failed without an answer: it may have landed) first looks for the
+ * request id in the key's recent list and records nothing when it is there; false then.
  */
-export async function recordUsage(redis: Redis, e: UsageEvent): Promise<void> {
+export async function recordUsage(redis: Redis, e: UsageEvent, retry = false): Promise<boolean> {
   const b = bucketIds(e.at)
   const delta = e.counted ? packDelta(e.usage, e.costMicros, e.aborted) : '0'
   const recent = JSON.stringify({
-    at: e.at.toISOString(), model: e.model, accountId: e.accountId, status: e.status, durationMs: e.durationMs,
+    id: e.requestId, at: e.at.toISOString(), model: e.model, accountId: e.accountId, status: e.status, durationMs: e.durationMs,
     ...e.usage, costMicros: e.costMicros, priced: e.priced, aborted: e.aborted,
   })
-  await redis.recordUsage(
+  const already = await redis.recordUsage(
     rk.usageBucket('hour', b.hour), rk.usageBucket('day', b.day), rk.usageBucket('month', b.month), rk.usageTotal(),
     rk.rateWindow(e.keyId), rk.leases(e.keyId), rk.weeklyCost(weekId(e.at), e.keyId), rk.usageRecent(e.keyId),
     rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(), rk.usageMinute(b.minute),
     dim.all, dim.key(e.keyId), dim.keyModel(e.keyId, e.model), dim.account(e.accountId), dim.model(e.model),
     delta, BUCKET_TTL_SECONDS.hour, BUCKET_TTL_SECONDS.day, BUCKET_TTL_SECONDS.month,
     e.windowStart, e.leaseId, recent, RECENT_MAX, e.at.toISOString(), dim.key(e.keyId), dim.account(e.accountId),
-    e.model, 15 * 86_400,
+    e.model, 15 * 86_400, retry && e.requestId ? `"id":${JSON.stringify(e.requestId)}` : '',
   )
+  return already === 0
 }
 
 /** The API's view of counters: tokens by kind, cost in USD (and exact micro-USD). */

@@ -122,7 +122,7 @@ export async function seedDataset(redis: Redis, secrets: Record<string, string>)
   await redis.hset(rk.pricingOverride(), 'claude-sonnet-4-5', JSON.stringify({ input_cost_per_token: 0.000003, output_cost_per_token: 0.000015 }))
   for (const [key, model] of [[k1, 'claude-sonnet-4-5'], [k2, 'claude-haiku-4-5']] as const) {
     await recordUsage(redis, {
-      keyId: key.record.id, accountId: claude.id, model, usage: { inputTokens: 100, outputTokens: 20, cacheCreate5m: 0, cacheCreate1h: 0, cacheRead: 5 },
+      requestId: `seed-${key.record.id}`, keyId: key.record.id, accountId: claude.id, model, usage: { inputTokens: 100, outputTokens: 20, cacheCreate5m: 0, cacheCreate1h: 0, cacheRead: 5 },
       costMicros: 1234, priced: true, counted: true, aborted: false, status: 200, durationMs: 50, at: new Date(), windowStart: '', leaseId: '',
     })
   }

@@ -1,5 +1,7 @@
 import { defineEventHandler, type EventHandlerRequest, type H3Event } from 'h3'
 import { useLogger } from '../../logging'
+import { STORE_RETRY_AFTER, STORE_UNAVAILABLE } from '../../relay/steps'
+import { isStoreOutage } from '../../store/redis'
 import { type AnthropicErrorType, sendAnthropicError } from './errors'
 
 /** A failure to report to the client in Anthropic's error shape. */
@@ -22,6 +24,7 @@ export function defineAnthropicHandler<T>(fn: (event: H3Event<EventHandlerReques
     }
     catch (err) {
       if (err instanceof AnthropicError) return sendAnthropicError(event.node.res, err.status, err.type, err.message, err.headers)
+      if (isStoreOutage(err)) return sendAnthropicError(event.node.res, 503, 'api_error', STORE_UNAVAILABLE, STORE_RETRY_AFTER)
       useLogger().error({ err, path: event.path }, 'relay handler failed')
       sendAnthropicError(event.node.res, 500, 'api_error', 'Internal relay error.')
     }

@@ -14,7 +14,7 @@ import { AnthropicError } from './handler'
 import { sessionHash } from './session'
 
 const ANTHROPIC_TYPE: Record<FailKind, AnthropicErrorType> = {
-  auth: 'authentication_error', permission: 'permission_error', rate_limit: 'rate_limit_error', invalid: 'invalid_request_error', too_large: 'request_too_large',
+  auth: 'authentication_error', permission: 'permission_error', rate_limit: 'rate_limit_error', invalid: 'invalid_request_error', too_large: 'request_too_large', unavailable: 'api_error',
 }
 const fail: Fail = (status, kind, message, headers) => new AnthropicError(status, ANTHROPIC_TYPE[kind], message, headers)
 
@@ -66,7 +66,7 @@ async function relayTracked(event: H3Event, opts: RelayOptions, requestId: strin
       accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
       outcome: done.outcome, status: done.status, startedAt: done.startedAt,
     }
-    const costMicros = opts.record ? await recordRequest(key, requested, admission, served) : null
+    const costMicros = opts.record ? await recordRequest(key, requested, admission, served, requestId) : null
     if (!opts.record) await releaseAdmission(key, admission)
     logRequest({
       ...served, requestId, platform: 'claude', route: opts.path, keyId: key.id, model: served.model ?? requested,

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import { defineEventHandler, type EventHandlerRequest, type H3Event } from 'h3'
 import { useLogger } from '../../logging'
-import type { Fail, FailKind } from '../../relay/steps'
+import { type Fail, type FailKind, STORE_RETRY_AFTER, STORE_UNAVAILABLE } from '../../relay/steps'
+import { isStoreOutage } from '../../store/redis'
 
 /** Google's canonical status names, by the HTTP status the relay answers with. */
 const STATUS: Record<number, string> = {
@@ -39,6 +40,7 @@ export function defineGeminiHandler<T>(fn: (event: H3Event<EventHandlerRequest>)
     }
     catch (err) {
       if (err instanceof GoogleError) return sendGoogleError(event.node.res, err.status, err.message, err.headers)
+      if (isStoreOutage(err)) return sendGoogleError(event.node.res, 503, STORE_UNAVAILABLE, STORE_RETRY_AFTER)
       useLogger().error({ err, path: event.path.split('?')[0] }, 'gemini relay handler failed')
       sendGoogleError(event.node.res, 500, 'Internal relay error.')
     }

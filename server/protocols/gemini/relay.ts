@@ -334,7 +334,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
       accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
       outcome: done.outcome, status: done.status, startedAt: done.startedAt,
     }
-    const costMicros = admission ? await recordRequest(key, model, admission, served) : null
+    const costMicros = admission ? await recordRequest(key, model, admission, served, requestId) : null
     logRequest({
       ...served, requestId, platform: 'gemini', route: route.kind === 'internal' ? `v1internal:${route.method}` : `${route.kind}:${route.kind === 'generate' ? route.method : ''}`,
       keyId: key.id, model: served.model ?? model, stream: route.kind !== 'models' && route.kind !== 'model' && route.method === 'streamGenerateContent',
