@@ -90,11 +90,11 @@ describe('socket bounds', () => {
     const c = await connection()
     const start = Date.now()
     c.dribble(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(200)}`, 50)
-    const after = await c.closedWithin(6000, start)
-    expect(after, 'still open 6 s after the first byte').not.toBeNull()
-    // Node checks once a second: closed between the bound and the bound + 1 s (+ scheduling slack).
+    const after = await c.closedWithin(8000, start)
+    expect(after, 'still open 8 s after the first byte').not.toBeNull()
+    // Node checks once a second: closed between the bound and the bound + 1 s (+ slack for a busy CI).
     expect(after!).toBeGreaterThanOrEqual(1900)
-    expect(after!).toBeLessThan(4500)
+    expect(after!).toBeLessThan(5500)
     expect(c.data).toMatch(/^(|HTTP\/1\.1 408 )/)
   })
 
@@ -105,10 +105,10 @@ describe('socket bounds', () => {
     c.socket.write(`POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${apiKey}\r\n`
       + `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`)
     c.dribble(body, 100)
-    const after = await c.closedWithin(8000, start)
-    expect(after, 'still open 8 s after the headers').not.toBeNull()
+    const after = await c.closedWithin(9000, start)
+    expect(after, 'still open 9 s after the headers').not.toBeNull()
     expect(after!).toBeGreaterThanOrEqual(2900)
-    expect(after!).toBeLessThan(5500)
+    expect(after!).toBeLessThan(6500)
     expect(c.data).toMatch(/^(|HTTP\/1\.1 408 )/)
     expect(upstream.requests).toHaveLength(0)
   })
@@ -119,11 +119,12 @@ describe('socket bounds', () => {
     expect(await c.answered(3000)).toMatch(/^HTTP\/1\.1 200 /)
     const answeredAt = Date.now()
     expect(c.data).toMatch(/\r\nkeep-alive: timeout=1\r\n/i)
-    const after = await c.closedWithin(4000, answeredAt)
-    expect(after, 'still open 4 s after the answer').not.toBeNull()
-    // Node closes 1 s after the timeout it announces, so a client reusing the socket closes first.
+    const after = await c.closedWithin(5000, answeredAt)
+    expect(after, 'still open 5 s after the answer').not.toBeNull()
+    // Node closes 1 s after the timeout it announces, so a client reusing the socket closes first
+    // (with Node's default of 5 s: after 6 s).
     expect(after!).toBeGreaterThanOrEqual(800)
-    expect(after!).toBeLessThan(3000)
+    expect(after!).toBeLessThan(4000)
   })
 
   it('drops the headers past MAX_HEADERS_COUNT=20 (Node keeps the first 20, the request goes on)', async () => {
@@ -166,8 +167,8 @@ describe('connection cap', () => {
 
   beforeAll(async () => {
     await server.start()
-    // The start-up polls left keep-alive sockets behind: let the server close them (1 s idle).
-    await sleep(1500)
+    // The start-up polls left keep-alive sockets behind: let the server close them (1 s idle + Node's 1 s).
+    await sleep(2500)
   })
   afterAll(async () => {
     for (const c of held) c.close()
