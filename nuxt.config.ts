@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url'
+
 // Runtime configuration is NOT read here: server/config reads process.env once when the
 // process starts, so a build can be moved between machines and configured by env alone.
 export default defineNuxtConfig({
@@ -29,6 +31,9 @@ export default defineNuxtConfig({
       // Nuxt's fallback typing of the Nitro config omits `esbuild`; Nitro reads it.
       const c = config as { esbuild?: { options?: Record<string, unknown> } }
       c.esbuild = { options: { ...c.esbuild?.options, target: 'node20' } }
+      // The built server starts from server/entry.ts: node-server's entry plus the socket bounds
+      // (docs/architecture.md "Connection limits"). `nuxt dev` keeps nitro-dev's own entry.
+      if (!config.dev) Object.assign(config, { preset: 'node-server', entry: fileURLToPath(new URL('./server/entry.ts', import.meta.url)) })
     },
   },
   eslint: { config: { stylistic: true } },

@@ -34,7 +34,7 @@ export default defineNitroPlugin((nitroApp) => {
   if (badDataDir) fail([`DATA_DIR ${badDataDir}: point it at a writable directory (usage waits there while Redis is away).`])
   configureLogging({ level: cfg.log.level, dir: cfg.log.dir, retentionDays: cfg.log.retentionDays })
   const log = useLogger()
-  // The listener is Nitro's: a port that is taken ends the process with one clear line.
+  // server/entry.ts leaves the listen 'error' unhandled: a port that is taken ends the process here, in one line.
   process.prependListener('uncaughtException', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') fail([`Port ${cfg.port} on ${cfg.host} is already in use: stop the other process or set PORT.`])
   })
