@@ -3,7 +3,7 @@ import { Transform } from 'node:stream'
 import type { H3Event } from 'h3'
 import { request } from 'undici'
 import { type Account, geminiAccounts } from '../../accounts'
-import { type AccountStateRecord, type StateDurations, stateFromFailure } from '../../accounts/state'
+import { stateFromFailure } from '../../accounts/state'
 import { useConfig } from '../../config'
 import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
@@ -15,7 +15,7 @@ import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { CodeAssistSetupError, CodeAssistUnwrapper, projectFor, unwrapJson, wrapRequest } from './code-assist'
-import { GoogleError, googleErrorBody, googleFail } from './errors'
+import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
 import { GeminiUsageTap } from './usage'
 
 type Json = Record<string, unknown>
@@ -52,40 +52,6 @@ const responseHeaders = headerAllowList(['content-type', 'retry-after', 'x-goog-
 const ACCOUNT_STATUSES = new Set([400, 401, 403, 429, 500, 502, 503, 504])
 const MAX_ERROR_BODY = 64 * 1024
 const MAX_JSON_BODY = 32 * 1024 * 1024
-
-/** Seconds in Google's RetryInfo (`"17s"`, `"0.5s"`), or 0. */
-function retryDelaySeconds(body: Json): number {
-  const details = ((body.error as Json | undefined)?.details ?? []) as Json[]
-  for (const d of Array.isArray(details) ? details : []) {
-    const m = /^(\d+(?:\.\d+)?)s$/.exec(String(d.retryDelay ?? ''))
-    if (m) return Number(m[1])
-  }
-  return 0
-}
-
-/**
- * What a Google answer says about the account (not the request): 429 → rate limited for
- * RetryInfo's delay (or retry-after); 401 or an invalid API key → credentials refused; 5xx →
- * short cooldown. Null when the answer is about the request.
- */
-export function geminiStateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, raw: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
-  let body: Json = {}
-  try {
-    body = JSON.parse(raw) as Json
-  }
-  catch { /* not JSON */ }
-  const message = String((body.error as Json | undefined)?.message ?? '').slice(0, 200)
-  const detail = message ? `: ${message}` : ''
-  if (status === 429) {
-    const retryAfter = retryDelaySeconds(body) || Number(headers['retry-after']) || 0
-    return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: now + Math.max(1000, retryAfter ? retryAfter * 1000 : d.rateLimitedDefaultMs) }
-  }
-  if (status === 401 || (status === 400 && /API_KEY_INVALID|API key not valid/i.test(raw))) {
-    return { state: 'error', reason: `upstream refused the account's credentials (${status})${detail}`, since: now, until: 0 }
-  }
-  if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
-  return null
-}
 
 /** Models answered for OAuth accounts (Code Assist has no model list of its own). */
 const CODE_ASSIST_MODELS = ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash']
