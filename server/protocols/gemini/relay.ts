@@ -16,33 +16,10 @@ import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { CodeAssistSetupError, CodeAssistUnwrapper, projectFor, unwrapJson, wrapRequest } from './code-assist'
 import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
+import { apiPath, type GeminiRoute, parseRoute, routeRefusal, upstreamQuery, wantsSse } from './routes'
 import { GeminiUsageTap } from './usage'
 
 type Json = Record<string, unknown>
-
-/** What a Gemini path asks for. */
-export type GeminiRoute
-  = | { kind: 'models', version: string }
-    | { kind: 'model', version: string, model: string }
-    | { kind: 'generate', version: string, model: string, method: 'generateContent' | 'streamGenerateContent' | 'countTokens' }
-    | { kind: 'internal', method: string }
-
-const GENERATE = new Set(['generateContent', 'streamGenerateContent', 'countTokens'])
-/** Gemini CLI's Code Assist methods the relay passes through. */
-const INTERNAL = new Set(['loadCodeAssist', 'onboardUser', 'generateContent', 'streamGenerateContent', 'countTokens', 'listExperiments', 'retrieveUserQuota'])
-
-/** Parse the part of the path after `/api/gemini/` or `/gemini/` (null: not a Gemini endpoint). */
-export function parseRoute(path: string): GeminiRoute | null {
-  const p = path.replace(/^\/+|\/+$/g, '')
-  const internal = /^v1internal:([A-Za-z]+)$/.exec(p)
-  if (internal) return INTERNAL.has(internal[1]!) ? { kind: 'internal', method: internal[1]! } : null
-  const m = /^(v1beta|v1)\/models(?:\/([^/:]+)(?::([A-Za-z]+))?)?$/.exec(p)
-  if (!m) return null
-  const [, version, model, method] = m as unknown as [string, string, string | undefined, string | undefined]
-  if (!model) return { kind: 'models', version }
-  if (!method) return { kind: 'model', version, model: decodeURIComponent(model) }
-  return GENERATE.has(method) ? { kind: 'generate', version, model: decodeURIComponent(model), method: method as 'generateContent' } : null
-}
 
 // What a client may tell Google, and what Google may tell the client. Never the client's key.
 const requestHeaders = headerAllowList(['accept', 'content-type', 'user-agent', 'x-goog-api-client'])
@@ -66,6 +43,8 @@ interface Ctx {
   key: ApiKeyRecord
   raw: Buffer
   json: Json
+  /** The query string sent upstream (from an allow-list: `upstreamQuery`). */
+  query: string
   /** The client asked for SSE (`alt=sse`). */
   sse: boolean
   signal: AbortSignal
@@ -79,15 +58,12 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
   const { route, req } = ctx
   const h = requestHeaders(req.headers)
   h['accept-encoding'] = 'identity'
-  const query = new URLSearchParams(req.url?.split('?')[1] ?? '')
-  query.delete('key')
-  const qs = query.toString() ? `?${query}` : ''
   if (account.type !== 'oauth') {
+    if (route.kind === 'internal') throw new Error('unreachable: Code Assist calls are served by OAuth accounts only')
     h['x-goog-api-key'] = account.apiKey
     const base = (account.apiUrl || cfg.gemini.apiUrl).replace(/\/+$/, '')
-    const path = route.kind === 'models' ? 'models' : route.kind === 'internal' ? '' : route.kind === 'model' ? `models/${route.model}` : `models/${route.model}:${route.method}`
-    const version = route.kind === 'internal' ? 'v1beta' : route.version
-    return { url: `${base}/${version}/${path}${qs}`, headers: h, body: ctx.raw, method: route.kind === 'generate' ? 'POST' : 'GET', translate: null }
+    // The path and query are built from validated parts only, never from what the client wrote.
+    return { url: `${base}${apiPath(route)}${ctx.query}`, headers: h, body: ctx.raw, method: route.kind === 'generate' ? 'POST' : 'GET', translate: null }
   }
   h.authorization = `Bearer ${account.oauth?.accessToken ?? ''}`
   h['content-type'] = 'application/json'
@@ -97,7 +73,7 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
     const body = route.method === 'generateContent' || route.method === 'streamGenerateContent'
       ? Buffer.from(JSON.stringify({ ...ctx.json, project: await projectFor(account) }))
       : ctx.raw
-    return { url: `${base}/v1internal:${route.method}${qs}`, headers: h, body, method: 'POST', translate: null }
+    return { url: `${base}/v1internal:${route.method}${ctx.query}`, headers: h, body, method: 'POST', translate: null }
   }
   if (route.kind !== 'generate') throw new Error('unreachable: model listing is answered locally for OAuth accounts')
   const project = route.method === 'countTokens' ? '' : await projectFor(account)
@@ -260,10 +236,12 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const { req, res } = event.node
   const cfg = useConfig()
   const route = parseRoute(path)
-  if (!route) throw new GoogleError(404, `No such Gemini endpoint: ${event.method} ${event.path.split('?')[0]}.`)
+  if (!route) throw routeRefusal(event.method, path)
   const wants = route.kind === 'models' || route.kind === 'model' ? 'GET' : 'POST'
   if (event.method !== wants) throw new GoogleError(405, `Method ${event.method} is not allowed here; use ${wants}.`, { allow: wants })
   const key = await authenticate(req, googleFail)
+  const clientQuery = new URLSearchParams(req.url?.split('?')[1] ?? '')
+  const query = upstreamQuery(route, clientQuery)
   const { raw, json } = wants === 'POST' ? await readJsonBody(req, cfg.relay.maxBodyBytes, googleFail) : { raw: Buffer.alloc(0), json: {} }
   const model = modelOf(route, json)
   // Setup calls (loadCodeAssist, …) and model listings name no model: only the platform and client are checked.
@@ -289,7 +267,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   res.once('close', () => {
     if (!res.writableFinished) ac.abort()
   })
-  const ctx: Ctx = { req, res, route, key, raw, json, sse: /(^|[?&])alt=sse(&|$)/.test(req.url?.split('?')[1] ?? ''), signal: ac.signal }
+  const ctx: Ctx = { req, res, route, key, raw, json, query, sse: wantsSse(clientQuery), signal: ac.signal }
   const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   try {
     await forward(ctx, account, pick, done, record)
@@ -311,7 +289,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
 
 function answerModels(res: ServerResponse, route: GeminiRoute): void {
   const body = route.kind === 'model'
-    ? CODE_ASSIST_MODELS.includes(route.model.replace(/^models\//, '')) ? JSON.stringify(modelEntry(route.model.replace(/^models\//, ''))) : null
+    ? CODE_ASSIST_MODELS.includes(route.model) ? JSON.stringify(modelEntry(route.model)) : null
     : JSON.stringify({ models: CODE_ASSIST_MODELS.map(modelEntry) })
   const status = body ? 200 : 404
   const text = body ?? googleErrorBody(404, `models/${route.kind === 'model' ? route.model : ''} is not found.`)
