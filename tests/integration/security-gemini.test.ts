@@ -13,6 +13,8 @@ import { TestServer } from '../helpers/server'
 const PRO = 'gemini-2.5-pro'
 const FLASH = 'gemini-2.5-flash'
 const CLIENT_BODY = { contents: [{ role: 'user', parts: [{ text: 'Hello' }] }] }
+const METADATA = { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' }
+const CLIENTS_PROJECT = 'clients-own-project-77'
 
 const secret = (label: string) => `${label}-${randomBytes(9).toString('hex')}`
 
@@ -155,6 +157,82 @@ describe('Gemini security', () => {
 
     it.each(['pageSize=0', 'pageSize=abc', 'pageSize=100000', 'pageToken=..%2F..%2Ffiles', 'pageToken=a%26key%3Dx'])('a bad list parameter (%s) → 400, nothing sent upstream', async (q) => {
       expectGoogleError(await call(server, `/gemini/v1beta/models?${q}`, apiKeyHolder), 400, 'INVALID_ARGUMENT')
+      expect(fake.requests).toEqual([])
+    })
+  })
+
+  describe('every route is under the key\'s policy', () => {
+    it('a model outside the key\'s allow-list is refused on countTokens, models/{id} and v1internal calls (path or body)', async () => {
+      const flashOnly = (await key(oauth.id, { allowedModels: [FLASH] })).apiKey
+      const apiFlashOnly = (await key((await apiKeyAccount()).id, { allowedModels: [FLASH] })).apiKey
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${PRO}:countTokens`, apiFlashOnly, CLIENT_BODY), 403, 'PERMISSION_DENIED')
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${PRO}`, apiFlashOnly), 403, 'PERMISSION_DENIED')
+      expectGoogleError(await call(server, '/gemini/v1internal:countTokens', flashOnly, { request: { model: `models/${PRO}`, contents: CLIENT_BODY.contents } }), 403, 'PERMISSION_DENIED')
+      expectGoogleError(await call(server, '/gemini/v1internal:generateContent', flashOnly, { model: PRO, request: CLIENT_BODY }), 403, 'PERMISSION_DENIED')
+      // The allowed model on top, another inside the request: refused, not sent.
+      expectGoogleError(await call(server, '/gemini/v1internal:generateContent', flashOnly, { model: FLASH, request: { ...CLIENT_BODY, model: PRO } }), 400, 'INVALID_ARGUMENT')
+      expect(fake.requests).toEqual([])
+      expect((await call(server, '/gemini/v1internal:generateContent', flashOnly, { model: FLASH, request: CLIENT_BODY })).status).toBe(200)
+    })
+  })
+
+  describe('v1internal: the relay builds every upstream body; project and tier come from the account', () => {
+    it('generateContent / streamGenerateContent take only model, request, user_prompt_id and session_id; project is the account\'s', async () => {
+      const body = { model: PRO, project: CLIENTS_PROJECT, user_prompt_id: 'prompt-1', session_id: 'session-1', request: CLIENT_BODY, tierId: 'standard-tier', extra: { a: 1 } }
+      expect((await call(server, '/gemini/v1internal:generateContent', oauthHolder, body)).status).toBe(200)
+      expect(fake.last('generateContent').body).toEqual({ model: PRO, project: FAKE_PROJECT, user_prompt_id: 'prompt-1', session_id: 'session-1', request: CLIENT_BODY })
+      expect((await call(server, '/api/gemini/v1internal:streamGenerateContent?alt=sse', oauthHolder, { ...body, model: `models/${FLASH}` })).status).toBe(200)
+      expect(fake.last('streamGenerateContent').body).toEqual({ model: FLASH, project: FAKE_PROJECT, user_prompt_id: 'prompt-1', session_id: 'session-1', request: CLIENT_BODY })
+      expect(fake.saw(CLIENTS_PROJECT)).toBe(false)
+    })
+
+    it('countTokens takes only request (its model normalized); loadCodeAssist, listExperiments and retrieveUserQuota get relay-built bodies', async () => {
+      const count = await call(server, '/gemini/v1internal:countTokens', oauthHolder, { project: CLIENTS_PROJECT, extra: 1, request: { model: `models/${PRO}`, contents: CLIENT_BODY.contents } })
+      expect(count.status).toBe(200)
+      expect(fake.last('countTokens').body).toEqual({ request: { model: `models/${PRO}`, contents: CLIENT_BODY.contents } })
+
+      const clientMetadata = { ...METADATA, duetProject: CLIENTS_PROJECT, pluginVersion: 'x' }
+      expect((await call(server, '/gemini/v1internal:loadCodeAssist', oauthHolder, { cloudaicompanionProject: CLIENTS_PROJECT, metadata: clientMetadata })).status).toBe(200)
+      expect(fake.last('loadCodeAssist').body).toEqual({ cloudaicompanionProject: FAKE_PROJECT, metadata: { ...METADATA, duetProject: FAKE_PROJECT } })
+      expect((await call(server, '/gemini/v1internal:listExperiments', oauthHolder, { project: CLIENTS_PROJECT, metadata: clientMetadata })).status).toBe(200)
+      expect(fake.last('listExperiments').body).toEqual({ project: FAKE_PROJECT, metadata: METADATA })
+      expect((await call(server, '/gemini/v1internal:retrieveUserQuota', oauthHolder, { project: CLIENTS_PROJECT, userAgent: 'x' })).status).toBe(200)
+      expect(fake.last('retrieveUserQuota').body).toEqual({ project: FAKE_PROJECT })
+      expect(fake.saw(CLIENTS_PROJECT)).toBe(false)
+    })
+
+    it('onboardUser is answered by the relay from the account\'s project: the client\'s tier and project never reach Google', async () => {
+      const res = await call(server, '/gemini/v1internal:onboardUser', oauthHolder, { tierId: 'standard-tier', cloudaicompanionProject: CLIENTS_PROJECT, metadata: METADATA })
+      expect(res.status).toBe(200)
+      expect(JSON.parse(res.body)).toMatchObject({ done: true, response: { cloudaicompanionProject: { id: FAKE_PROJECT } } })
+      expect(fake.requests).toEqual([])
+    })
+
+    it('an account without a project: onboardUser from a client onboards it on the default tier (relay-built bodies), never the client\'s', async () => {
+      const project = secret('onboarded')
+      fake.behaviour = { ...fake.behaviour, needsOnboarding: true, onboardPolls: 1, project }
+      const fresh = await oauthAccount(null)
+      const holder = (await key(fresh.id)).apiKey
+      const res = await call(server, '/gemini/v1internal:onboardUser', holder, { tierId: 'standard-tier', cloudaicompanionProject: CLIENTS_PROJECT, metadata: METADATA })
+      expect(res.status).toBe(200)
+      expect(JSON.parse(res.body)).toMatchObject({ done: true, response: { cloudaicompanionProject: { id: project } } })
+      const onboard = fake.calls('onboardUser')
+      expect(onboard.length).toBeGreaterThanOrEqual(1)
+      expect(onboard.every(r => r.body?.tierId === 'free-tier')).toBe(true)
+      expect(fake.saw(CLIENTS_PROJECT)).toBe(false)
+      expect(fake.saw('standard-tier')).toBe(false)
+    })
+
+    it.each([
+      ['no model', { request: CLIENT_BODY }],
+      ['a model that is a path', { model: '../../v1/files', request: CLIENT_BODY }],
+      ['a model that is not a string', { model: { id: PRO }, request: CLIENT_BODY }],
+      ['no request', { model: PRO }],
+      ['a request that is not an object', { model: PRO, request: [CLIENT_BODY] }],
+      ['a user_prompt_id that is not a string', { model: PRO, request: CLIENT_BODY, user_prompt_id: 7 }],
+      ['a session_id of 10 kB', { model: PRO, request: CLIENT_BODY, session_id: 'x'.repeat(10_000) }],
+    ])('generateContent with %s → 400 INVALID_ARGUMENT, nothing sent', async (_, body) => {
+      expectGoogleError(await call(server, '/gemini/v1internal:generateContent', oauthHolder, body), 400, 'INVALID_ARGUMENT')
       expect(fake.requests).toEqual([])
     })
   })

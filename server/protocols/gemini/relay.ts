@@ -9,12 +9,12 @@ import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
-import { admitOrFail, authenticate, logRequest, readJsonBody, recordRequest, relayRequest } from '../../relay/steps'
+import { admitOrFail, authenticate, checkModelName, logRequest, readJsonBody, recordRequest, relayRequest } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
-import { CodeAssistSetupError, CodeAssistUnwrapper, projectFor, unwrapJson, wrapRequest } from './code-assist'
+import { CodeAssistSetupError, CodeAssistUnwrapper, internalBody, type InternalParts, internalParts, onboardedAnswer, projectFor, unwrapJson, wrapRequest } from './code-assist'
 import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
 import { apiPath, type GeminiRoute, parseRoute, routeRefusal, upstreamQuery, wantsSse } from './routes'
 import { GeminiUsageTap } from './usage'
@@ -43,6 +43,8 @@ interface Ctx {
   key: ApiKeyRecord
   raw: Buffer
   json: Json
+  /** What a Code Assist call takes from the client's body (validated); null on standard routes. */
+  internal: InternalParts | null
   /** The query string sent upstream (from an allow-list: `upstreamQuery`). */
   query: string
   /** The client asked for SSE (`alt=sse`). */
@@ -50,7 +52,10 @@ interface Ctx {
   signal: AbortSignal
 }
 
-interface Upstream { url: string, headers: Record<string, string>, body: Buffer, method: 'GET' | 'POST', translate: 'json' | 'sse' | 'array' | null }
+type Upstream
+  = | { url: string, headers: Record<string, string>, body: Buffer, method: 'GET' | 'POST', translate: 'json' | 'sse' | 'array' | null }
+    /** Answered by the relay itself, from the account (onboardUser). */
+    | { local: Buffer }
 
 /** Build the upstream call for this account: the API with its key, or Code Assist with its token. */
 async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
@@ -69,10 +74,10 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
   h['content-type'] = 'application/json'
   const base = cfg.gemini.codeAssistUrl.replace(/\/+$/, '')
   if (route.kind === 'internal') {
-    // Gemini CLI's own calls; generation runs in the account's project.
-    const body = route.method === 'generateContent' || route.method === 'streamGenerateContent'
-      ? Buffer.from(JSON.stringify({ ...ctx.json, project: await projectFor(account) }))
-      : ctx.raw
+    // Gemini CLI's own calls: the relay builds each body; the project is always the account's.
+    const project = route.method === 'countTokens' ? '' : await projectFor(account)
+    if (route.method === 'onboardUser') return { local: Buffer.from(JSON.stringify(onboardedAnswer(project))) }
+    const body = Buffer.from(JSON.stringify(internalBody(route.method, ctx.internal!, project)))
     return { url: `${base}/v1internal:${route.method}${ctx.query}`, headers: h, body, method: 'POST', translate: null }
   }
   if (route.kind !== 'generate') throw new Error('unreachable: model listing is answered locally for OAuth accounts')
@@ -114,6 +119,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
       account = await pick(tried)
       continue
     }
+    if ('local' in up) return sendBuffered(res, 200, { 'content-type': 'application/json; charset=UTF-8' }, up.local, Object.assign(done, { status: 200 }))
     const sentAt = performance.now()
     let r: Awaited<ReturnType<typeof request>>
     try {
@@ -217,13 +223,6 @@ function sendBuffered(res: ServerResponse, status: number, headers: Record<strin
   done.outcome = 'done'
 }
 
-/** The model a request is for: in the path, or (Code Assist calls) in the body. */
-function modelOf(route: GeminiRoute, json: Json): string {
-  if (route.kind === 'generate' || route.kind === 'model') return route.model
-  const m = json.model ?? (json.request as Json | undefined)?.model
-  return typeof m === 'string' ? m.replace(/^models\//, '') : ''
-}
-
 /**
  * Relay one Gemini request (standard API or Gemini CLI's Code Assist calls): key → access →
  * account → admission → forward with failover (translated for OAuth accounts) → record.
@@ -243,7 +242,9 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const clientQuery = new URLSearchParams(req.url?.split('?')[1] ?? '')
   const query = upstreamQuery(route, clientQuery)
   const { raw, json } = wants === 'POST' ? await readJsonBody(req, cfg.relay.maxBodyBytes, googleFail) : { raw: Buffer.alloc(0), json: {} }
-  const model = modelOf(route, json)
+  const internal = route.kind === 'internal' ? internalParts(route.method, json) : null
+  const model = route.kind === 'generate' || route.kind === 'model' ? route.model : internal?.model ?? ''
+  checkModelName(model, googleFail)
   // Setup calls (loadCodeAssist, …) and model listings name no model: only the platform and client are checked.
   const denied = checkAccess(model ? key : { ...key, allowedModels: [], blockedModels: [] }, 'gemini', model, req.headers['user-agent'])
   if (denied) throw new GoogleError(403, denied.message)
@@ -267,7 +268,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   res.once('close', () => {
     if (!res.writableFinished) ac.abort()
   })
-  const ctx: Ctx = { req, res, route, key, raw, json, query, sse: wantsSse(clientQuery), signal: ac.signal }
+  const ctx: Ctx = { req, res, route, key, raw, json, internal, query, sse: wantsSse(clientQuery), signal: ac.signal }
   const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   try {
     await forward(ctx, account, pick, done, record)
