@@ -162,6 +162,47 @@ describe('Gemini security', () => {
   })
 
   describe('every route is under the key\'s policy', () => {
+    /** Starts a request the fake holds for `ms`, and waits until the fake has it (its lease is then held). */
+    async function holdLease(path: string, holder: string, body: unknown, ms: number): Promise<{ pending: Promise<RawResponse> }> {
+      fake.behaviour.headerDelayMs = ms
+      const before = fake.requests.length
+      const pending = call(server, path, holder, body)
+      const until = Date.now() + 5000
+      while (fake.requests.length === before && Date.now() < until) await new Promise(r => setTimeout(r, 10))
+      expect(fake.requests.length).toBe(before + 1)
+      // Wrapped: an async function returning the bare promise would wait for the response.
+      return { pending }
+    }
+
+    it('API-key account: with its one concurrency slot in use, countTokens and the model lists → 429, nothing sent upstream', async () => {
+      const holder = (await key((await apiKeyAccount()).id, { concurrencyLimit: 1 })).apiKey
+      const running = await holdLease(`/gemini/v1beta/models/${PRO}:generateContent`, holder, CLIENT_BODY, 1500)
+      for (const [path, body] of [[`/gemini/v1beta/models/${PRO}:countTokens`, CLIENT_BODY], ['/gemini/v1beta/models', undefined], [`/api/gemini/v1/models/${PRO}`, undefined]] as const) {
+        expectGoogleError(await call(server, path, holder, body), 429, 'RESOURCE_EXHAUSTED')
+      }
+      expect(fake.requests).toHaveLength(1)
+      expect((await running.pending).status).toBe(200)
+      // The leases of refused and finished requests are given back: the key serves again.
+      fake.behaviour.headerDelayMs = 0
+      expect((await call(server, `/gemini/v1beta/models/${PRO}:countTokens`, holder, CLIENT_BODY)).status).toBe(200)
+      expect((await call(server, '/gemini/v1beta/models', holder)).status).toBe(200)
+    })
+
+    it('OAuth account: with its one concurrency slot in use, v1internal setup calls, countTokens and the (local) model list → 429, nothing sent upstream', async () => {
+      const holder = (await key(oauth.id, { concurrencyLimit: 1 })).apiKey
+      const running = await holdLease('/gemini/v1internal:generateContent', holder, { model: PRO, request: CLIENT_BODY }, 1500)
+      for (const method of ['loadCodeAssist', 'onboardUser', 'listExperiments', 'retrieveUserQuota']) {
+        expectGoogleError(await call(server, `/gemini/v1internal:${method}`, holder, { metadata: METADATA }), 429, 'RESOURCE_EXHAUSTED')
+      }
+      expectGoogleError(await call(server, '/gemini/v1internal:countTokens', holder, { request: { model: `models/${PRO}`, contents: CLIENT_BODY.contents } }), 429, 'RESOURCE_EXHAUSTED')
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${PRO}:countTokens`, holder, CLIENT_BODY), 429, 'RESOURCE_EXHAUSTED')
+      expectGoogleError(await call(server, '/gemini/v1beta/models', holder), 429, 'RESOURCE_EXHAUSTED')
+      expect(fake.requests).toHaveLength(1)
+      expect((await running.pending).status).toBe(200)
+      fake.behaviour.headerDelayMs = 0
+      expect((await call(server, '/gemini/v1internal:loadCodeAssist', holder, { metadata: METADATA })).status).toBe(200)
+    })
+
     it('a model outside the key\'s allow-list is refused on countTokens, models/{id} and v1internal calls (path or body)', async () => {
       const flashOnly = (await key(oauth.id, { allowedModels: [FLASH] })).apiKey
       const apiFlashOnly = (await key((await apiKeyAccount()).id, { allowedModels: [FLASH] })).apiKey

@@ -9,7 +9,7 @@ import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
-import { admitOrFail, authenticate, checkModelName, logRequest, readJsonBody, recordRequest, relayRequest } from '../../relay/steps'
+import { admitOrFail, authenticate, checkModelName, logRequest, readJsonBody, recordRequest, relayRequest, releaseAdmission } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
@@ -260,10 +260,11 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
     throw new GoogleError(503, why.message, why.retryAfter ? { 'retry-after': String(why.retryAfter) } : {})
   }
 
-  if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') return answerModels(res, route)
+  // Every route is admitted: generate calls spend (every limit, counted and recorded); countTokens,
+  // model lists and setup calls hold a concurrency lease (and check expiry) while they run.
   const record = (route.kind === 'generate' || route.kind === 'internal') && (route.method === 'generateContent' || route.method === 'streamGenerateContent')
-  const admission = record ? await admitOrFail(key, googleFail) : null
-  const stopLease = admission ? keepLease(useRedis(), key.id, admission.leaseId) : () => {}
+  const admission = await admitOrFail(key, googleFail, record ? 'spend' : 'lease')
+  const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
   const ac = new AbortController()
   res.once('close', () => {
     if (!res.writableFinished) ac.abort()
@@ -271,7 +272,8 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const ctx: Ctx = { req, res, route, key, raw, json, internal, query, sse: wantsSse(clientQuery), signal: ac.signal }
   const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   try {
-    await forward(ctx, account, pick, done, record)
+    if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') answerModels(res, route, done)
+    else await forward(ctx, account, pick, done, record)
   }
   finally {
     stopLease()
@@ -279,7 +281,8 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
       accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
       outcome: done.outcome, status: done.status, startedAt: done.startedAt,
     }
-    const costMicros = admission ? await recordRequest(key, model, admission, served) : null
+    const costMicros = record ? await recordRequest(key, model, admission, served) : null
+    if (!record) await releaseAdmission(key, admission)
     logRequest({
       ...served, requestId, platform: 'gemini', route: route.kind === 'internal' ? `v1internal:${route.method}` : `${route.kind}:${route.kind === 'generate' ? route.method : ''}`,
       keyId: key.id, model: served.model ?? model, stream: route.kind !== 'models' && route.kind !== 'model' && route.method === 'streamGenerateContent',
@@ -288,12 +291,12 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   }
 }
 
-function answerModels(res: ServerResponse, route: GeminiRoute): void {
+/** The model list (or one model) for an OAuth account, answered locally. */
+function answerModels(res: ServerResponse, route: GeminiRoute, done: Finished): void {
   const body = route.kind === 'model'
     ? CODE_ASSIST_MODELS.includes(route.model) ? JSON.stringify(modelEntry(route.model)) : null
     : JSON.stringify({ models: CODE_ASSIST_MODELS.map(modelEntry) })
-  const status = body ? 200 : 404
   const text = body ?? googleErrorBody(404, `models/${route.kind === 'model' ? route.model : ''} is not found.`)
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
+  sendBuffered(res, body ? 200 : 404, { 'content-type': 'application/json; charset=UTF-8' }, Buffer.from(text), done)
+  done.status = body ? 200 : 404
 }
