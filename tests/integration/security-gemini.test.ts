@@ -203,6 +203,21 @@ describe('Gemini security', () => {
       expect((await call(server, '/gemini/v1internal:loadCodeAssist', holder, { metadata: METADATA })).status).toBe(200)
     })
 
+    it('a key past its activation period → 401 on countTokens, model lists and setup calls too, nothing sent upstream', async () => {
+      const apiHolder = await key((await apiKeyAccount()).id, { activationDays: 1 })
+      const oauthKey = await key(oauth.id, { activationDays: 1 })
+      // First used two days ago: expired by its activation period.
+      for (const k of [apiHolder, oauthKey]) await server.redis.hset(`api_key:${k.id}`, 'activatedAtMs', String(Date.now() - 2 * 86_400_000), 'activatedAt', new Date(Date.now() - 2 * 86_400_000).toISOString())
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${PRO}:countTokens`, apiHolder.apiKey, CLIENT_BODY), 401, 'UNAUTHENTICATED')
+      expectGoogleError(await call(server, '/gemini/v1beta/models', apiHolder.apiKey), 401, 'UNAUTHENTICATED')
+      expectGoogleError(await call(server, `/gemini/v1/models/${PRO}`, apiHolder.apiKey), 401, 'UNAUTHENTICATED')
+      for (const method of ['loadCodeAssist', 'onboardUser', 'listExperiments', 'retrieveUserQuota']) {
+        expectGoogleError(await call(server, `/gemini/v1internal:${method}`, oauthKey.apiKey, { metadata: METADATA }), 401, 'UNAUTHENTICATED')
+      }
+      expectGoogleError(await call(server, '/gemini/v1beta/models', oauthKey.apiKey), 401, 'UNAUTHENTICATED')
+      expect(fake.requests).toEqual([])
+    })
+
     it('a model outside the key\'s allow-list is refused on countTokens, models/{id} and v1internal calls (path or body)', async () => {
       const flashOnly = (await key(oauth.id, { allowedModels: [FLASH] })).apiKey
       const apiFlashOnly = (await key((await apiKeyAccount()).id, { allowedModels: [FLASH] })).apiKey
