@@ -223,12 +223,18 @@ describe('Gemini security', () => {
       const apiFlashOnly = (await key((await apiKeyAccount()).id, { allowedModels: [FLASH] })).apiKey
       expectGoogleError(await call(server, `/gemini/v1beta/models/${PRO}:countTokens`, apiFlashOnly, CLIENT_BODY), 403, 'PERMISSION_DENIED')
       expectGoogleError(await call(server, `/gemini/v1beta/models/${PRO}`, apiFlashOnly), 403, 'PERMISSION_DENIED')
+      // The allowed model in the path, another in the body: refused, not sent.
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${FLASH}:generateContent`, apiFlashOnly, { ...CLIENT_BODY, model: `models/${PRO}` }), 400, 'INVALID_ARGUMENT')
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${FLASH}:countTokens`, apiFlashOnly, { generateContentRequest: { ...CLIENT_BODY, model: `models/${PRO}` } }), 400, 'INVALID_ARGUMENT')
+      expectGoogleError(await call(server, `/gemini/v1beta/models/${FLASH}:streamGenerateContent?alt=sse`, flashOnly, { ...CLIENT_BODY, model: PRO }), 400, 'INVALID_ARGUMENT')
       expectGoogleError(await call(server, '/gemini/v1internal:countTokens', flashOnly, { request: { model: `models/${PRO}`, contents: CLIENT_BODY.contents } }), 403, 'PERMISSION_DENIED')
       expectGoogleError(await call(server, '/gemini/v1internal:generateContent', flashOnly, { model: PRO, request: CLIENT_BODY }), 403, 'PERMISSION_DENIED')
       // The allowed model on top, another inside the request: refused, not sent.
       expectGoogleError(await call(server, '/gemini/v1internal:generateContent', flashOnly, { model: FLASH, request: { ...CLIENT_BODY, model: PRO } }), 400, 'INVALID_ARGUMENT')
       expect(fake.requests).toEqual([])
       expect((await call(server, '/gemini/v1internal:generateContent', flashOnly, { model: FLASH, request: CLIENT_BODY })).status).toBe(200)
+      expect((await call(server, `/gemini/v1beta/models/${FLASH}:generateContent`, apiFlashOnly, { ...CLIENT_BODY, model: `models/${FLASH}` })).status).toBe(200)
+      expect(fake.requests.map(r => r.rpc)).toEqual(['generateContent', 'generateContent'])
     })
   })
 

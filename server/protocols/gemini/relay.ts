@@ -223,6 +223,13 @@ function sendBuffered(res: ServerResponse, status: number, headers: Record<strin
   done.outcome = 'done'
 }
 
+/** True when a standard request's body names a model other than its path's (the path is what the key's allow-list checked). */
+function bodyNamesOtherModel(method: string, model: string, json: Json): boolean {
+  const inner = json.generateContentRequest
+  const named = method === 'countTokens' && inner && typeof inner === 'object' ? (inner as Json).model : json.model
+  return named !== undefined && (typeof named !== 'string' || named.replace(/^models\//, '') !== model)
+}
+
 /**
  * Relay one Gemini request (standard API or Gemini CLI's Code Assist calls): key → access →
  * account → admission → forward with failover (translated for OAuth accounts) → record.
@@ -245,6 +252,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const internal = route.kind === 'internal' ? internalParts(route.method, json) : null
   const model = route.kind === 'generate' || route.kind === 'model' ? route.model : internal?.model ?? ''
   checkModelName(model, googleFail)
+  if (route.kind === 'generate' && bodyNamesOtherModel(route.method, route.model, json)) throw new GoogleError(400, `The model named in the body must be the path's (models/${route.model}).`)
   // Setup calls (loadCodeAssist, …) and model listings name no model: only the platform and client are checked.
   const denied = checkAccess(model ? key : { ...key, allowedModels: [], blockedModels: [] }, 'gemini', model, req.headers['user-agent'])
   if (denied) throw new GoogleError(403, denied.message)
@@ -297,6 +305,6 @@ function answerModels(res: ServerResponse, route: GeminiRoute, done: Finished): 
     ? CODE_ASSIST_MODELS.includes(route.model) ? JSON.stringify(modelEntry(route.model)) : null
     : JSON.stringify({ models: CODE_ASSIST_MODELS.map(modelEntry) })
   const text = body ?? googleErrorBody(404, `models/${route.kind === 'model' ? route.model : ''} is not found.`)
-  sendBuffered(res, body ? 200 : 404, { 'content-type': 'application/json; charset=UTF-8' }, Buffer.from(text), done)
   done.status = body ? 200 : 404
+  sendBuffered(res, done.status, { 'content-type': 'application/json; charset=UTF-8' }, Buffer.from(text), done)
 }
