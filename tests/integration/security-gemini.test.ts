@@ -129,12 +129,15 @@ describe('Gemini security', () => {
       expect(fake.requests.map(r => r.path)).toEqual(['/v1beta/models', `/v1beta/models/${PRO}`])
     })
 
-    it('a malformed escape (%E0) → 400 INVALID_ARGUMENT, not 500', async () => {
+    it('a malformed escape (%E0) → 400 INVALID_ARGUMENT, not 500, and no error in the log', async () => {
+      const logged = server.output.length
       for (const path of ['/gemini/v1beta/models/%E0', `/gemini/v1beta/models/%E0:generateContent`, '/api/gemini/v1/models/gemini%E0%A4']) {
         const res = await call(server, path, apiKeyHolder, path.includes(':') ? CLIENT_BODY : undefined)
         expectGoogleError(res, 400, 'INVALID_ARGUMENT')
       }
       expect(fake.requests).toEqual([])
+      await new Promise(r => setTimeout(r, 100))
+      expect(server.output.slice(logged)).not.toMatch(/relay handler failed|URIError/)
     })
 
     it('the query sent upstream is an allow-list: alt=sse on streams, pageSize/pageToken on lists; the client\'s other parameters never', async () => {
