@@ -550,7 +550,7 @@ describe('Gemini', () => {
       expect((await view(account.id)).projectId).toBe(project)
     })
 
-    it('v1internal methods pass through with the account\'s token, byte for byte; generate and stream carry the account\'s project', async () => {
+    it('v1internal methods reach Code Assist with the account\'s token and relay-built bodies in the account\'s project; answers byte for byte; onboardUser is answered by the relay', async () => {
       const account = await oauthAccount()
       const { apiKey } = await boundKey(account.id)
       const metadata = { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' }
@@ -563,8 +563,13 @@ describe('Gemini', () => {
         expect(res.body).toBe(got.response)
         return { res, got }
       }
-      expect((await passThrough('/gemini', 'loadCodeAssist', { metadata })).got.body).toEqual({ metadata })
-      expect((await passThrough('/api/gemini', 'onboardUser', { tierId: 'free-tier', metadata })).got.body).toEqual({ tierId: 'free-tier', metadata })
+      expect((await passThrough('/gemini', 'loadCodeAssist', { metadata })).got.body).toEqual({ cloudaicompanionProject: FAKE_PROJECT, metadata: { ...metadata, duetProject: FAKE_PROJECT } })
+      // The account is onboarded already (its project): a client's onboardUser never picks a tier.
+      const before = gemini.requests.length
+      const onboard = await call(server, '/api/gemini/v1internal:onboardUser', { key: apiKey, body: { tierId: 'free-tier', metadata } })
+      expect(onboard.status).toBe(200)
+      expect(JSON.parse(onboard.body)).toMatchObject({ done: true, response: { cloudaicompanionProject: { id: FAKE_PROJECT } } })
+      expect(gemini.requests).toHaveLength(before)
       await passThrough('/gemini', 'listExperiments', { metadata })
       await passThrough('/api/gemini', 'retrieveUserQuota', { project: FAKE_PROJECT })
 

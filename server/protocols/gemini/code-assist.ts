@@ -4,6 +4,8 @@ import { geminiAccounts } from '../../accounts'
 import { useConfig } from '../../config'
 import { useLogger } from '../../logging'
 import { readBounded } from '../../upstream/stream'
+import { GoogleError } from './errors'
+import { type InternalMethod, MODEL_ID } from './routes'
 import { SseDataReader } from './usage'
 
 type Json = Record<string, unknown>
@@ -78,8 +80,78 @@ async function discover(account: Account): Promise<string> {
 /** The standard request as Code Assist wants it (countTokens takes no project). */
 export function wrapRequest(method: string, model: string, project: string, body: Json): Json {
   if (method === 'countTokens') return { request: { model: `models/${model}`, contents: body.contents ?? [] } }
-  return { model, project, request: body }
+  // The model is the path's (checked against the key's allow-list), never one named inside the body.
+  const { model: _ignored, ...request } = body
+  return { model, project, request }
 }
+
+/** What the relay takes from a Gemini CLI call: a validated model, the request object and two bounded ids. Nothing else is read. */
+export interface InternalParts {
+  model: string
+  request: Json | null
+  userPromptId?: string
+  sessionId?: string
+}
+
+const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v)
+const ID_TEXT = /^[\x21-\x7e]{1,256}$/
+
+/**
+ * The parts of a `v1internal:*` body the relay uses, validated (throws a 400 GoogleError).
+ * generate calls: `model` (a model id, `models/` allowed), `request` (an object naming no other
+ * model), `user_prompt_id` / `session_id` (bounded printable strings); countTokens: `request`
+ * naming its model; setup calls (loadCodeAssist, onboardUser, …): nothing from the client.
+ */
+export function internalParts(method: InternalMethod, body: Json): InternalParts {
+  const bad = (message: string) => new GoogleError(400, message)
+  const modelId = (v: unknown, field: string) => {
+    const id = typeof v === 'string' ? v.replace(/^models\//, '') : ''
+    if (!MODEL_ID.test(id)) throw bad(`${field} must name a model (letters, digits and . _ -, optionally after models/).`)
+    return id
+  }
+  if (method === 'countTokens') {
+    if (!isObject(body.request)) throw bad('request must be an object.')
+    return { model: modelId(body.request.model, 'request.model'), request: body.request }
+  }
+  if (method !== 'generateContent' && method !== 'streamGenerateContent') return { model: '', request: null }
+  const model = modelId(body.model, 'model')
+  if (!isObject(body.request)) throw bad('request must be an object.')
+  if (body.request.model !== undefined && modelId(body.request.model, 'request.model') !== model) throw bad('request.model must be the model named in model.')
+  const id = (field: 'user_prompt_id' | 'session_id') => {
+    const v = body[field]
+    if (v === undefined) return undefined
+    if (typeof v !== 'string' || !ID_TEXT.test(v)) throw bad(`${field} must be 1 to 256 printable characters.`)
+    return v
+  }
+  return { model, request: body.request, userPromptId: id('user_prompt_id'), sessionId: id('session_id') }
+}
+
+/** The body the relay sends for a Code Assist method, from validated parts and the account's project (onboardUser is answered locally). */
+export function internalBody(method: InternalMethod, parts: InternalParts, project: string): Json {
+  switch (method) {
+    case 'generateContent':
+    case 'streamGenerateContent':
+      return {
+        model: parts.model, project,
+        ...(parts.userPromptId ? { user_prompt_id: parts.userPromptId } : {}),
+        ...(parts.sessionId ? { session_id: parts.sessionId } : {}),
+        request: parts.request,
+      }
+    case 'countTokens': return { request: { ...parts.request, model: `models/${parts.model}` } }
+    case 'loadCodeAssist': return { cloudaicompanionProject: project, metadata: { ...METADATA, duetProject: project } }
+    case 'listExperiments': return { project, metadata: METADATA }
+    default: return { project }
+  }
+}
+
+/**
+ * The relay's own answer to a client's onboardUser: the account is already onboarded (by
+ * `projectFor`, on its default tier), so the client learns its project and never picks a tier.
+ */
+export const onboardedAnswer = (project: string): Json => ({
+  name: 'operations/relay-onboarded', done: true,
+  response: { '@type': 'type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse', 'cloudaicompanionProject': { id: project, name: project } },
+})
 
 /**
  * Turns Code Assist's SSE (`data: {"response": …, "traceId": …}`) back into the standard API's

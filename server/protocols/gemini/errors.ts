@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { AccountStateRecord, StateDurations } from '../../accounts/state'
 import { defineEventHandler, type EventHandlerRequest, type H3Event } from 'h3'
 import { useLogger } from '../../logging'
 import { type Fail, type FailKind, STORE_RETRY_AFTER, STORE_UNAVAILABLE } from '../../relay/steps'
@@ -45,4 +46,53 @@ export function defineGeminiHandler<T>(fn: (event: H3Event<EventHandlerRequest>)
       sendGoogleError(event.node.res, 500, 'Internal relay error.')
     }
   })
+}
+
+type Json = Record<string, unknown>
+const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo'
+const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo'
+
+/** The structured details of a Google error body (`error.details[]`), or none. */
+function detailsOf(body: Json): Json[] {
+  const details = (body.error as Json | undefined)?.details
+  return Array.isArray(details) ? details.filter((d): d is Json => !!d && typeof d === 'object') : []
+}
+
+/** Seconds in Google's RetryInfo (`"17s"`, `"0.5s"`), or 0. */
+function retryDelaySeconds(details: Json[]): number {
+  for (const d of details) {
+    const m = d['@type'] === RETRY_INFO ? /^(\d+(?:\.\d+)?)s$/.exec(String(d.retryDelay ?? '')) : null
+    if (m) return Number(m[1])
+  }
+  return 0
+}
+
+/**
+ * What a Google answer says about the account (not the request): 429 → rate limited for
+ * RetryInfo's delay (or retry-after); 401, or a 400 whose ErrorInfo reason is API_KEY_INVALID →
+ * credentials refused; 5xx → short cooldown. Null when the answer is about the request.
+ * Only status codes and structured fields count, never the message: Google echoes what the
+ * client sent in its messages (unknown field names), so a key holder controls that text.
+ */
+export function geminiStateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, raw: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
+  let body: Json = {}
+  try {
+    const parsed: unknown = JSON.parse(raw)
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Json
+  }
+  catch { /* not JSON */ }
+  const details = detailsOf(body)
+  // The message goes to the admin's view of the account only, never decides anything.
+  const message = String((body.error as Json | undefined)?.message ?? '').slice(0, 200)
+  const detail = message ? `: ${message}` : ''
+  if (status === 429) {
+    const retryAfter = retryDelaySeconds(details) || Number(headers['retry-after']) || 0
+    return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: now + Math.max(1000, retryAfter ? retryAfter * 1000 : d.rateLimitedDefaultMs) }
+  }
+  const keyInvalid = status === 400 && details.some(x => x['@type'] === ERROR_INFO && x.reason === 'API_KEY_INVALID')
+  if (status === 401 || keyInvalid) {
+    return { state: 'error', reason: `upstream refused the account's credentials (${status})${detail}`, since: now, until: 0 }
+  }
+  if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
+  return null
 }

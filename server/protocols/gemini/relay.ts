@@ -3,46 +3,23 @@ import { Transform } from 'node:stream'
 import type { H3Event } from 'h3'
 import { request } from 'undici'
 import { type Account, geminiAccounts } from '../../accounts'
-import { type AccountStateRecord, type StateDurations, stateFromFailure } from '../../accounts/state'
+import { stateFromFailure } from '../../accounts/state'
 import { useConfig } from '../../config'
 import type { ApiKeyRecord } from '../../keys'
 import { checkAccess } from '../../keys/access'
 import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
-import { admitOrFail, authenticate, logRequest, readJsonBody, recordRequest, relayRequest } from '../../relay/steps'
+import { admitOrFail, authenticate, checkModelName, logRequest, readJsonBody, recordRequest, relayRequest, releaseAdmission } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
 import { classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
-import { CodeAssistSetupError, CodeAssistUnwrapper, projectFor, unwrapJson, wrapRequest } from './code-assist'
-import { GoogleError, googleErrorBody, googleFail } from './errors'
+import { CodeAssistSetupError, CodeAssistUnwrapper, internalBody, type InternalParts, internalParts, onboardedAnswer, projectFor, unwrapJson, wrapRequest } from './code-assist'
+import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
+import { apiPath, type GeminiRoute, parseRoute, routeRefusal, upstreamQuery, wantsSse } from './routes'
 import { GeminiUsageTap } from './usage'
 
 type Json = Record<string, unknown>
-
-/** What a Gemini path asks for. */
-export type GeminiRoute
-  = | { kind: 'models', version: string }
-    | { kind: 'model', version: string, model: string }
-    | { kind: 'generate', version: string, model: string, method: 'generateContent' | 'streamGenerateContent' | 'countTokens' }
-    | { kind: 'internal', method: string }
-
-const GENERATE = new Set(['generateContent', 'streamGenerateContent', 'countTokens'])
-/** Gemini CLI's Code Assist methods the relay passes through. */
-const INTERNAL = new Set(['loadCodeAssist', 'onboardUser', 'generateContent', 'streamGenerateContent', 'countTokens', 'listExperiments', 'retrieveUserQuota'])
-
-/** Parse the part of the path after `/api/gemini/` or `/gemini/` (null: not a Gemini endpoint). */
-export function parseRoute(path: string): GeminiRoute | null {
-  const p = path.replace(/^\/+|\/+$/g, '')
-  const internal = /^v1internal:([A-Za-z]+)$/.exec(p)
-  if (internal) return INTERNAL.has(internal[1]!) ? { kind: 'internal', method: internal[1]! } : null
-  const m = /^(v1beta|v1)\/models(?:\/([^/:]+)(?::([A-Za-z]+))?)?$/.exec(p)
-  if (!m) return null
-  const [, version, model, method] = m as unknown as [string, string, string | undefined, string | undefined]
-  if (!model) return { kind: 'models', version }
-  if (!method) return { kind: 'model', version, model: decodeURIComponent(model) }
-  return GENERATE.has(method) ? { kind: 'generate', version, model: decodeURIComponent(model), method: method as 'generateContent' } : null
-}
 
 // What a client may tell Google, and what Google may tell the client. Never the client's key.
 const requestHeaders = headerAllowList(['accept', 'content-type', 'user-agent', 'x-goog-api-client'])
@@ -52,40 +29,6 @@ const responseHeaders = headerAllowList(['content-type', 'retry-after', 'x-goog-
 const ACCOUNT_STATUSES = new Set([400, 401, 403, 429, 500, 502, 503, 504])
 const MAX_ERROR_BODY = 64 * 1024
 const MAX_JSON_BODY = 32 * 1024 * 1024
-
-/** Seconds in Google's RetryInfo (`"17s"`, `"0.5s"`), or 0. */
-function retryDelaySeconds(body: Json): number {
-  const details = ((body.error as Json | undefined)?.details ?? []) as Json[]
-  for (const d of Array.isArray(details) ? details : []) {
-    const m = /^(\d+(?:\.\d+)?)s$/.exec(String(d.retryDelay ?? ''))
-    if (m) return Number(m[1])
-  }
-  return 0
-}
-
-/**
- * What a Google answer says about the account (not the request): 429 → rate limited for
- * RetryInfo's delay (or retry-after); 401 or an invalid API key → credentials refused; 5xx →
- * short cooldown. Null when the answer is about the request.
- */
-export function geminiStateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, raw: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
-  let body: Json = {}
-  try {
-    body = JSON.parse(raw) as Json
-  }
-  catch { /* not JSON */ }
-  const message = String((body.error as Json | undefined)?.message ?? '').slice(0, 200)
-  const detail = message ? `: ${message}` : ''
-  if (status === 429) {
-    const retryAfter = retryDelaySeconds(body) || Number(headers['retry-after']) || 0
-    return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: now + Math.max(1000, retryAfter ? retryAfter * 1000 : d.rateLimitedDefaultMs) }
-  }
-  if (status === 401 || (status === 400 && /API_KEY_INVALID|API key not valid/i.test(raw))) {
-    return { state: 'error', reason: `upstream refused the account's credentials (${status})${detail}`, since: now, until: 0 }
-  }
-  if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
-  return null
-}
 
 /** Models answered for OAuth accounts (Code Assist has no model list of its own). */
 const CODE_ASSIST_MODELS = ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash']
@@ -100,12 +43,19 @@ interface Ctx {
   key: ApiKeyRecord
   raw: Buffer
   json: Json
+  /** What a Code Assist call takes from the client's body (validated); null on standard routes. */
+  internal: InternalParts | null
+  /** The query string sent upstream (from an allow-list: `upstreamQuery`). */
+  query: string
   /** The client asked for SSE (`alt=sse`). */
   sse: boolean
   signal: AbortSignal
 }
 
-interface Upstream { url: string, headers: Record<string, string>, body: Buffer, method: 'GET' | 'POST', translate: 'json' | 'sse' | 'array' | null }
+type Upstream
+  = | { url: string, headers: Record<string, string>, body: Buffer, method: 'GET' | 'POST', translate: 'json' | 'sse' | 'array' | null }
+    /** Answered by the relay itself, from the account (onboardUser). */
+    | { local: Buffer }
 
 /** Build the upstream call for this account: the API with its key, or Code Assist with its token. */
 async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
@@ -113,25 +63,22 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
   const { route, req } = ctx
   const h = requestHeaders(req.headers)
   h['accept-encoding'] = 'identity'
-  const query = new URLSearchParams(req.url?.split('?')[1] ?? '')
-  query.delete('key')
-  const qs = query.toString() ? `?${query}` : ''
   if (account.type !== 'oauth') {
+    if (route.kind === 'internal') throw new Error('unreachable: Code Assist calls are served by OAuth accounts only')
     h['x-goog-api-key'] = account.apiKey
     const base = (account.apiUrl || cfg.gemini.apiUrl).replace(/\/+$/, '')
-    const path = route.kind === 'models' ? 'models' : route.kind === 'internal' ? '' : route.kind === 'model' ? `models/${route.model}` : `models/${route.model}:${route.method}`
-    const version = route.kind === 'internal' ? 'v1beta' : route.version
-    return { url: `${base}/${version}/${path}${qs}`, headers: h, body: ctx.raw, method: route.kind === 'generate' ? 'POST' : 'GET', translate: null }
+    // The path and query are built from validated parts only, never from what the client wrote.
+    return { url: `${base}${apiPath(route)}${ctx.query}`, headers: h, body: ctx.raw, method: route.kind === 'generate' ? 'POST' : 'GET', translate: null }
   }
   h.authorization = `Bearer ${account.oauth?.accessToken ?? ''}`
   h['content-type'] = 'application/json'
   const base = cfg.gemini.codeAssistUrl.replace(/\/+$/, '')
   if (route.kind === 'internal') {
-    // Gemini CLI's own calls; generation runs in the account's project.
-    const body = route.method === 'generateContent' || route.method === 'streamGenerateContent'
-      ? Buffer.from(JSON.stringify({ ...ctx.json, project: await projectFor(account) }))
-      : ctx.raw
-    return { url: `${base}/v1internal:${route.method}${qs}`, headers: h, body, method: 'POST', translate: null }
+    // Gemini CLI's own calls: the relay builds each body; the project is always the account's.
+    const project = route.method === 'countTokens' ? '' : await projectFor(account)
+    if (route.method === 'onboardUser') return { local: Buffer.from(JSON.stringify(onboardedAnswer(project))) }
+    const body = Buffer.from(JSON.stringify(internalBody(route.method, ctx.internal!, project)))
+    return { url: `${base}/v1internal:${route.method}${ctx.query}`, headers: h, body, method: 'POST', translate: null }
   }
   if (route.kind !== 'generate') throw new Error('unreachable: model listing is answered locally for OAuth accounts')
   const project = route.method === 'countTokens' ? '' : await projectFor(account)
@@ -172,6 +119,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
       account = await pick(tried)
       continue
     }
+    if ('local' in up) return sendBuffered(res, 200, { 'content-type': 'application/json; charset=UTF-8' }, up.local, Object.assign(done, { status: 200 }))
     const sentAt = performance.now()
     let r: Awaited<ReturnType<typeof request>>
     try {
@@ -275,11 +223,11 @@ function sendBuffered(res: ServerResponse, status: number, headers: Record<strin
   done.outcome = 'done'
 }
 
-/** The model a request is for: in the path, or (Code Assist calls) in the body. */
-function modelOf(route: GeminiRoute, json: Json): string {
-  if (route.kind === 'generate' || route.kind === 'model') return route.model
-  const m = json.model ?? (json.request as Json | undefined)?.model
-  return typeof m === 'string' ? m.replace(/^models\//, '') : ''
+/** True when a standard request's body names a model other than its path's (the path is what the key's allow-list checked). */
+function bodyNamesOtherModel(method: string, model: string, json: Json): boolean {
+  const inner = json.generateContentRequest
+  const named = method === 'countTokens' && inner && typeof inner === 'object' ? (inner as Json).model : json.model
+  return named !== undefined && (typeof named !== 'string' || named.replace(/^models\//, '') !== model)
 }
 
 /**
@@ -294,12 +242,17 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const { req, res } = event.node
   const cfg = useConfig()
   const route = parseRoute(path)
-  if (!route) throw new GoogleError(404, `No such Gemini endpoint: ${event.method} ${event.path.split('?')[0]}.`)
+  if (!route) throw routeRefusal(event.method, path)
   const wants = route.kind === 'models' || route.kind === 'model' ? 'GET' : 'POST'
   if (event.method !== wants) throw new GoogleError(405, `Method ${event.method} is not allowed here; use ${wants}.`, { allow: wants })
   const key = await authenticate(req, googleFail)
+  const clientQuery = new URLSearchParams(req.url?.split('?')[1] ?? '')
+  const query = upstreamQuery(route, clientQuery)
   const { raw, json } = wants === 'POST' ? await readJsonBody(req, cfg.relay.maxBodyBytes, googleFail) : { raw: Buffer.alloc(0), json: {} }
-  const model = modelOf(route, json)
+  const internal = route.kind === 'internal' ? internalParts(route.method, json) : null
+  const model = route.kind === 'generate' || route.kind === 'model' ? route.model : internal?.model ?? ''
+  checkModelName(model, googleFail)
+  if (route.kind === 'generate' && bodyNamesOtherModel(route.method, route.model, json)) throw new GoogleError(400, `The model named in the body must be the path's (models/${route.model}).`)
   // Setup calls (loadCodeAssist, …) and model listings name no model: only the platform and client are checked.
   const denied = checkAccess(model ? key : { ...key, allowedModels: [], blockedModels: [] }, 'gemini', model, req.headers['user-agent'])
   if (denied) throw new GoogleError(403, denied.message)
@@ -315,18 +268,20 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
     throw new GoogleError(503, why.message, why.retryAfter ? { 'retry-after': String(why.retryAfter) } : {})
   }
 
-  if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') return answerModels(res, route)
+  // Every route is admitted: generate calls spend (every limit, counted and recorded); countTokens,
+  // model lists and setup calls hold a concurrency lease (and check expiry) while they run.
   const record = (route.kind === 'generate' || route.kind === 'internal') && (route.method === 'generateContent' || route.method === 'streamGenerateContent')
-  const admission = record ? await admitOrFail(key, googleFail) : null
-  const stopLease = admission ? keepLease(useRedis(), key.id, admission.leaseId) : () => {}
+  const admission = await admitOrFail(key, googleFail, record ? 'spend' : 'lease')
+  const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
   const ac = new AbortController()
   res.once('close', () => {
     if (!res.writableFinished) ac.abort()
   })
-  const ctx: Ctx = { req, res, route, key, raw, json, sse: /(^|[?&])alt=sse(&|$)/.test(req.url?.split('?')[1] ?? ''), signal: ac.signal }
+  const ctx: Ctx = { req, res, route, key, raw, json, internal, query, sse: wantsSse(clientQuery), signal: ac.signal }
   const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   try {
-    await forward(ctx, account, pick, done, record)
+    if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') answerModels(res, route, done)
+    else await forward(ctx, account, pick, done, record)
   }
   finally {
     stopLease()
@@ -334,7 +289,8 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
       accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
       outcome: done.outcome, status: done.status, startedAt: done.startedAt,
     }
-    const costMicros = admission ? await recordRequest(key, model, admission, served, requestId) : null
+    const costMicros = record ? await recordRequest(key, model, admission, served, requestId) : null
+    if (!record) await releaseAdmission(key, admission)
     logRequest({
       ...served, requestId, platform: 'gemini', route: route.kind === 'internal' ? `v1internal:${route.method}` : `${route.kind}:${route.kind === 'generate' ? route.method : ''}`,
       keyId: key.id, model: served.model ?? model, stream: route.kind !== 'models' && route.kind !== 'model' && route.method === 'streamGenerateContent',
@@ -343,12 +299,12 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   }
 }
 
-function answerModels(res: ServerResponse, route: GeminiRoute): void {
+/** The model list (or one model) for an OAuth account, answered locally. */
+function answerModels(res: ServerResponse, route: GeminiRoute, done: Finished): void {
   const body = route.kind === 'model'
-    ? CODE_ASSIST_MODELS.includes(route.model.replace(/^models\//, '')) ? JSON.stringify(modelEntry(route.model.replace(/^models\//, ''))) : null
+    ? CODE_ASSIST_MODELS.includes(route.model) ? JSON.stringify(modelEntry(route.model)) : null
     : JSON.stringify({ models: CODE_ASSIST_MODELS.map(modelEntry) })
-  const status = body ? 200 : 404
   const text = body ?? googleErrorBody(404, `models/${route.kind === 'model' ? route.model : ''} is not found.`)
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
+  done.status = body ? 200 : 404
+  sendBuffered(res, done.status, { 'content-type': 'application/json; charset=UTF-8' }, Buffer.from(text), done)
 }
