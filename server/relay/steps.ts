@@ -25,6 +25,13 @@ export type Fail = (status: number, kind: FailKind, message: string, headers?: R
 export const STORE_UNAVAILABLE = 'The relay\'s store is unavailable right now; try again in a few seconds.'
 export const STORE_RETRY_AFTER = { 'retry-after': '2' }
 
+/**
+ * A JSON body nested deeper than the stack allows parses, but serialising it again overflows the
+ * stack: the handlers answer that as the client's error (400), not a 500.
+ */
+export const TOO_DEEP = 'Request body is nested too deeply.'
+export const isTooDeep = (err: unknown): boolean => err instanceof RangeError && /call stack/i.test(err.message)
+
 /** A 503 for a request that needs Redis while it is away (REDIS_OUTAGE decides which do). */
 const storeDown = (fail: Fail) => fail(503, 'unavailable', STORE_UNAVAILABLE, STORE_RETRY_AFTER)
 

@@ -1,6 +1,6 @@
 import { defineEventHandler, type EventHandlerRequest, type H3Event } from 'h3'
 import { useLogger } from '../../logging'
-import { STORE_RETRY_AFTER, STORE_UNAVAILABLE } from '../../relay/steps'
+import { isTooDeep, STORE_RETRY_AFTER, STORE_UNAVAILABLE, TOO_DEEP } from '../../relay/steps'
 import { isStoreOutage } from '../../store/redis'
 import { type AnthropicErrorType, sendAnthropicError } from './errors'
 
@@ -25,6 +25,7 @@ export function defineAnthropicHandler<T>(fn: (event: H3Event<EventHandlerReques
     catch (err) {
       if (err instanceof AnthropicError) return sendAnthropicError(event.node.res, err.status, err.type, err.message, err.headers)
       if (isStoreOutage(err)) return sendAnthropicError(event.node.res, 503, 'api_error', STORE_UNAVAILABLE, STORE_RETRY_AFTER)
+      if (isTooDeep(err)) return sendAnthropicError(event.node.res, 400, 'invalid_request_error', TOO_DEEP)
       useLogger().error({ err, path: event.path }, 'relay handler failed')
       sendAnthropicError(event.node.res, 500, 'api_error', 'Internal relay error.')
     }

@@ -13,5 +13,10 @@ export function sessionHash(body: Record<string, unknown>): string | null {
   if (typeof uid === 'string' && uid) return digest(/session_([\w-]{8,})/.exec(uid)?.[1] ?? uid)
   const first = Array.isArray(body.messages) ? (body.messages as { role?: unknown, content?: unknown }[]).find(m => m?.role === 'user') : undefined
   if (body.system === undefined && !first) return null
-  return digest(JSON.stringify([body.system ?? null, first?.content ?? null]))
+  try {
+    return digest(JSON.stringify([body.system ?? null, first?.content ?? null]))
+  }
+  catch {
+    return null // nested too deeply to serialise (a RangeError): no sticky routing for it
+  }
 }

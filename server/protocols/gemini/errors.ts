@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import type { AccountStateRecord, StateDurations } from '../../accounts/state'
 import { defineEventHandler, type EventHandlerRequest, type H3Event } from 'h3'
 import { useLogger } from '../../logging'
-import { type Fail, type FailKind, STORE_RETRY_AFTER, STORE_UNAVAILABLE } from '../../relay/steps'
+import { type Fail, type FailKind, isTooDeep, STORE_RETRY_AFTER, STORE_UNAVAILABLE, TOO_DEEP } from '../../relay/steps'
 import { isStoreOutage } from '../../store/redis'
 
 /** Google's canonical status names, by the HTTP status the relay answers with. */
@@ -42,6 +42,7 @@ export function defineGeminiHandler<T>(fn: (event: H3Event<EventHandlerRequest>)
     catch (err) {
       if (err instanceof GoogleError) return sendGoogleError(event.node.res, err.status, err.message, err.headers)
       if (isStoreOutage(err)) return sendGoogleError(event.node.res, 503, STORE_UNAVAILABLE, STORE_RETRY_AFTER)
+      if (isTooDeep(err)) return sendGoogleError(event.node.res, 400, TOO_DEEP)
       useLogger().error({ err, path: event.path.split('?')[0] }, 'gemini relay handler failed')
       sendGoogleError(event.node.res, 500, 'Internal relay error.')
     }
