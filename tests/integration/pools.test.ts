@@ -106,14 +106,20 @@ function openFds(server: TestServer): number {
   return readdirSync(`/proc/${pid}/fd`).length
 }
 
-/** Asserts a 502 api_error in Anthropic's shape naming the proxy, redacted; returns the message. */
-function expectProxyError(res: RawResponse, scheme: string, user: string, port: number, secrets: string[]): string {
+/**
+ * Asserts a 502 api_error in Anthropic's shape that tells the key holder nothing of the proxy
+ * (issue 12), while the admin's view of the account names it, redacted, as the state's cause;
+ * returns that cause.
+ */
+async function expectProxyError(server: TestServer, res: RawResponse, accountId: string, scheme: string, user: string, port: number, secrets: string[]): Promise<string> {
   expect(res.status, res.body).toBe(502)
   const body = JSON.parse(res.body) as AnthropicErrorBody
   expect(body).toEqual({ type: 'error', error: { type: 'api_error', message: expect.any(String) } })
-  expect(body.error.message).toMatch(redactedUrl(scheme, user, port))
-  for (const s of secrets) expect(res.body).not.toContain(s)
-  return body.error.message
+  for (const s of [`${scheme}://`, user, `:${port}`, ...secrets]) expect(res.body).not.toContain(s)
+  const reason = (await server.admin<{ status: { reason?: string } }>('GET', `/api/admin/claude-accounts/${accountId}`)).body.status.reason ?? ''
+  expect(reason).toMatch(redactedUrl(scheme, user, port))
+  for (const s of secrets) expect(reason).not.toContain(s)
+  return reason
 }
 
 describe('warm connections: opened ahead of the first request', () => {
@@ -280,7 +286,7 @@ describe('proxy faults and recovery', () => {
     expect(health.body.status).toBe('degraded')
     expect(health.body.components.connectionPools).toMatchObject({ status: 'degraded', total: 1, healthy: 0, openConnections: 0 })
 
-    const message = expectProxyError(await send(server, apiKey), 'socks5', 'frank', port, forms(auth.pass))
+    const message = await expectProxyError(server, await send(server, apiKey), account.id, 'socks5', 'frank', port, forms(auth.pass))
     expect(message).toMatch(/refused/)
     expect(upstreamSaw(account.upstreamKey)).toEqual([])
     expect(await stateOf(account.id)).toBe('cooldown')
@@ -339,7 +345,7 @@ describe('proxy faults and recovery', () => {
     const key = await server.createKey({ name: 'not-blamed' })
     await only(bad.id)
 
-    const message = expectProxyError(await send(server, key.apiKey), 'socks5', 'heidi', proxy.port, [...forms(wrong.pass), ...forms(proxy.auth!.pass)])
+    const message = await expectProxyError(server, await send(server, key.apiKey), bad.id, 'socks5', 'heidi', proxy.port, [...forms(wrong.pass), ...forms(proxy.auth!.pass)])
     expect(message).toMatch(/credentials/)
     expect(proxy.refused.length).toBeGreaterThanOrEqual(1)
     expect(proxy.refused.every(r => r.user === 'heidi')).toBe(true)
