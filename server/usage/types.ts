@@ -8,3 +8,12 @@ export interface Usage {
 }
 
 export const emptyUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreate5m: 0, cacheCreate1h: 0, cacheRead: 0 })
+
+/**
+ * The most tokens one count of one request can plausibly hold (no model reads or writes more than
+ * a few million): an upstream's larger, negative or non-integer figure is ignored, not recorded.
+ */
+export const MAX_TOKEN_COUNT = 50_000_000
+
+/** True for a plausible token count from an upstream answer. */
+export const isTokenCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_COUNT

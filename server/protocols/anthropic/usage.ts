@@ -1,5 +1,5 @@
-import { StringDecoder } from 'node:string_decoder'
-import { emptyUsage, type Usage } from '../../usage/types'
+import { SseReader } from '../../upstream/sse'
+import { emptyUsage, isTokenCount, type Usage } from '../../usage/types'
 
 interface AnthropicUsage {
   input_tokens?: number | null
@@ -9,7 +9,7 @@ interface AnthropicUsage {
   cache_creation?: { ephemeral_5m_input_tokens?: number | null, ephemeral_1h_input_tokens?: number | null } | null
 }
 
-const n = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined)
+const n = (v: unknown): number | undefined => (isTokenCount(v) ? v : undefined)
 
 /**
  * Merge an Anthropic `usage` object into ours. Later events carry cumulative counts, so a present
@@ -47,39 +47,23 @@ export class AnthropicUsageTap {
   model: string | null = null
   /** True once the stream's usage-bearing events (or the JSON body) were seen. */
   complete = false
-  private decoder = new StringDecoder('utf8')
-  private line = ''
-  private data = ''
+  private readonly reader: SseReader | null
   private json: Buffer[] = []
   private jsonBytes = 0
 
-  constructor(private readonly sse: boolean, private readonly maxJsonBytes = 8 * 1024 * 1024) {}
+  constructor(sse: boolean, private readonly maxJsonBytes = 8 * 1024 * 1024) {
+    this.reader = sse ? new SseReader(data => this.onEvent(data)) : null
+  }
 
   push(chunk: Buffer): void {
-    if (!this.sse) {
-      this.jsonBytes += chunk.length
-      if (this.jsonBytes <= this.maxJsonBytes) this.json.push(chunk)
-      return
-    }
-    const text = this.line + this.decoder.write(chunk)
-    let start = 0
-    let nl = text.indexOf('\n', start)
-    while (nl !== -1) {
-      this.onLine(text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl))
-      start = nl + 1
-      nl = text.indexOf('\n', start)
-    }
-    this.line = start === 0 ? text : text.slice(start)
+    if (this.reader) return this.reader.push(chunk)
+    this.jsonBytes += chunk.length
+    if (this.jsonBytes <= this.maxJsonBytes) this.json.push(chunk)
   }
 
   /** Call when the body ended (or was cut off); parses what is left. */
   end(): void {
-    if (this.sse) {
-      const rest = this.line + this.decoder.end()
-      if (rest) this.onLine(rest)
-      this.onLine('')
-      return
-    }
+    if (this.reader) return this.reader.end()
     if (this.jsonBytes > this.maxJsonBytes) return
     try {
       const body = JSON.parse(Buffer.concat(this.json).toString('utf8'))
@@ -89,17 +73,6 @@ export class AnthropicUsageTap {
     }
     catch { /* not JSON (or cut off): nothing to count */ }
     this.json = []
-  }
-
-  private onLine(line: string): void {
-    if (line === '') {
-      if (this.data) this.onEvent(this.data)
-      this.data = ''
-      return
-    }
-    if (!line.startsWith('data:')) return
-    const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
-    this.data = this.data ? `${this.data}\n${value}` : value
   }
 
   private onEvent(data: string): void {

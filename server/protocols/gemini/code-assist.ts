@@ -3,10 +3,10 @@ import type { Account } from '../../accounts'
 import { geminiAccounts } from '../../accounts'
 import { useConfig } from '../../config'
 import { useLogger } from '../../logging'
+import { SseReader } from '../../upstream/sse'
 import { readBounded } from '../../upstream/stream'
-import { GoogleError } from './errors'
+import { GoogleError, googleErrorBody } from './errors'
 import { type InternalMethod, MODEL_ID } from './routes'
-import { SseDataReader } from './usage'
 
 type Json = Record<string, unknown>
 
@@ -153,16 +153,20 @@ export const onboardedAnswer = (project: string): Json => ({
   response: { '@type': 'type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse', 'cloudaicompanionProject': { id: project, name: project } },
 })
 
+const MAX_TRANSLATED_EVENT = 16 * 1024 * 1024
+
 /**
  * Turns Code Assist's SSE (`data: {"response": …, "traceId": …}`) back into the standard API's
  * shape: SSE of the bare responses, or a JSON array stream as Google sends without `alt=sse`.
  */
 export class CodeAssistUnwrapper {
-  private readonly reader: SseDataReader
+  private readonly reader: SseReader
   private first = true
 
   constructor(private readonly target: 'sse' | 'array', private readonly write: (s: string) => void) {
-    this.reader = new SseDataReader(p => this.emit(p))
+    // An event is re-wrapped whole, so one is held at most MAX_TRANSLATED_EVENT bytes; a bigger
+    // one becomes a Google-shaped error in the stream instead of unbounded memory.
+    this.reader = new SseReader(p => this.emit(p), MAX_TRANSLATED_EVENT, () => this.emit(googleErrorBody(502, 'An upstream event was too large to relay.')))
   }
 
   push(chunk: Buffer): void {

@@ -1,43 +1,9 @@
-import { StringDecoder } from 'node:string_decoder'
-import { emptyUsage, type Usage } from '../../usage/types'
+import { SseReader } from '../../upstream/sse'
+import { emptyUsage, isTokenCount, type Usage } from '../../usage/types'
 
 type Json = Record<string, unknown>
 
-/** Splits a byte stream into SSE `data:` payloads, however the bytes are split (CRLF or LF). */
-export class SseDataReader {
-  private decoder = new StringDecoder('utf8')
-  private line = ''
-  private data: string[] = []
-
-  constructor(private readonly onData: (payload: string) => void) {}
-
-  push(chunk: Buffer | string): void {
-    this.line += typeof chunk === 'string' ? chunk : this.decoder.write(chunk)
-    let nl: number
-    while ((nl = this.line.indexOf('\n')) !== -1) {
-      const l = this.line.slice(0, nl).replace(/\r$/, '')
-      this.line = this.line.slice(nl + 1)
-      if (l === '') this.flush()
-      else if (l.startsWith('data:')) this.data.push(l.slice(l[5] === ' ' ? 6 : 5))
-    }
-  }
-
-  end(): void {
-    this.push(this.decoder.end())
-    if (this.line.startsWith('data:')) this.data.push(this.line.slice(this.line[5] === ' ' ? 6 : 5))
-    this.line = ''
-    this.flush()
-  }
-
-  private flush(): void {
-    if (!this.data.length) return
-    const payload = this.data.join('\n')
-    this.data = []
-    this.onData(payload)
-  }
-}
-
-const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0)
+const n = (v: unknown): number => (isTokenCount(v) ? v : 0)
 
 /**
  * Google's usageMetadata in the relay's terms. `promptTokenCount` includes the cached tokens, so
@@ -69,12 +35,12 @@ const inner = (o: unknown): Json | null => {
 export class GeminiUsageTap {
   usage: Usage | null = null
   model: string | null = null
-  private readonly sse: SseDataReader | null
+  private readonly sse: SseReader | null
   private body: Buffer[] = []
   private bytes = 0
 
   constructor(private readonly format: 'sse' | 'json', private readonly maxJsonBytes = 8 * 1024 * 1024) {
-    this.sse = format === 'sse' ? new SseDataReader(p => this.take(p)) : null
+    this.sse = format === 'sse' ? new SseReader(p => this.take(p)) : null
   }
 
   push(chunk: Buffer): void {
