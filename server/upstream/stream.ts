@@ -6,27 +6,38 @@ export type Outcome = 'done' | 'aborted' | 'failed'
 /** Something that reads a response beside the client (a usage tap). */
 export interface Tap { push(chunk: Buffer): void, end(): void }
 
+/** After the client left: read on (for the tap only) while bytes keep coming this often … */
+const DRAIN_IDLE_MS = 200
+/** … but no longer than this. */
+const DRAIN_MAX_MS = 1000
+
 /**
  * Copy upstream bytes to the client as they come, feeding the tap; honours back-pressure. When the
  * upstream breaks mid-body, `onBroken` ends the response the protocol's way (else it is cut off).
+ * When the client leaves, a tapped body is read on briefly before it is closed — what the upstream
+ * already sent (a slow reader leaves much of it in buffers, the final usage included) is parsed, so
+ * usage is what the upstream reported, not what reached the client. The pump then owns the body:
+ * callers must not abort the upstream request once it started (see the protocols' close handlers).
  */
 export function pump(src: Readable, res: ServerResponse, tap: Tap | null, onBroken: (() => void) | null): Promise<Outcome> {
   return new Promise((resolve) => {
     let settled = false
+    let clientGone = false
     const finish = (o: Outcome) => {
       if (settled) return
       settled = true
       tap?.end()
       resolve(o)
     }
-    src.on('data', (chunk: Buffer) => {
+    const forward = (chunk: Buffer) => {
       tap?.push(chunk)
       if (!res.write(chunk)) src.pause()
-    })
+    }
+    src.on('data', forward)
     res.on('drain', () => src.resume())
     src.once('end', () => {
-      res.end()
-      finish('done')
+      if (!clientGone) res.end()
+      finish(clientGone ? 'aborted' : 'done')
     })
     src.once('error', () => {
       if (res.writableEnded || res.destroyed) return finish('aborted')
@@ -36,8 +47,31 @@ export function pump(src: Readable, res: ServerResponse, tap: Tap | null, onBrok
     })
     res.once('close', () => {
       if (res.writableFinished) return
-      src.destroy()
-      finish('aborted')
+      clientGone = true
+      if (!tap) {
+        src.destroy()
+        return finish('aborted')
+      }
+      let idle: NodeJS.Timeout | undefined
+      const stop = () => {
+        clearTimeout(idle)
+        clearTimeout(cap)
+        src.destroy()
+        finish('aborted')
+      }
+      const cap = setTimeout(stop, DRAIN_MAX_MS)
+      const bump = () => {
+        clearTimeout(idle)
+        idle = setTimeout(stop, DRAIN_IDLE_MS)
+      }
+      src.off('data', forward)
+      src.on('data', (chunk: Buffer) => {
+        tap.push(chunk)
+        bump()
+      })
+      src.once('end', stop)
+      bump()
+      src.resume()
     })
   })
 }

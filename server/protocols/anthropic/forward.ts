@@ -118,7 +118,8 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
   const cfg = useConfig()
   const ac = new AbortController()
   res.once('close', () => {
-    if (!res.writableFinished) ac.abort()
+    // Once a tapped body is being relayed, pump() closes it (after reading on for the usage).
+    if (!res.writableFinished && !(res.headersSent && done.tap)) ac.abort()
   })
   const tried = new Set<string>()
   let account: ClaudeAccount | null = first

@@ -90,7 +90,17 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
   }
 }
 
-interface Finished { account: Account, tap: GeminiUsageTap | null, outcome: Outcome, status: number, startedAt: Date, ttfbMs: number | null, attempts: number }
+interface Finished {
+  account: Account
+  tap: GeminiUsageTap | null
+  outcome: Outcome
+  status: number
+  startedAt: Date
+  ttfbMs: number | null
+  attempts: number
+  /** pump() relays a tapped body as is and closes it itself (after reading on for the usage). */
+  pumpOwnsBody?: boolean
+}
 
 /**
  * Forward with failover while nothing reached the client: a 429, 5xx, refused credentials, a
@@ -176,6 +186,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
       done.ttfbMs = Date.now() - done.startedAt.getTime()
       res.writeHead(r.statusCode, headers)
       if (upstreamSse) res.flushHeaders()
+      done.pumpOwnsBody = done.tap !== null
       done.outcome = await pump(r.body, res, done.tap, null)
       return
     }
@@ -274,11 +285,11 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const admission = await admitOrFail(key, googleFail, record ? 'spend' : 'lease')
   const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
   const ac = new AbortController()
+  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   res.once('close', () => {
-    if (!res.writableFinished) ac.abort()
+    if (!res.writableFinished && !done.pumpOwnsBody) ac.abort()
   })
   const ctx: Ctx = { req, res, route, key, raw, json, internal, query, sse: wantsSse(clientQuery), signal: ac.signal }
-  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
   try {
     if ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth') answerModels(res, route, done)
     else await forward(ctx, account, pick, done, record)
