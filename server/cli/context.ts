@@ -36,7 +36,7 @@ export function loadConfig(): Config {
  */
 export async function connectRedis(cfg: Config): Promise<Redis> {
   const opts = { ...redisOptions(cfg.redis), enableAutoPipelining: false, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null }
-  const redis = defineScripts(cfg.redis.url ? new Redis(cfg.redis.url, opts) : new Redis(opts))
+  const redis = defineScripts(cfg.redis.url && !cfg.redis.sentinels ? new Redis(cfg.redis.url, opts) : new Redis(opts))
   // Errors surface through the rejected commands; without a listener ioredis prints them too.
   // The event carries the cause (ECONNREFUSED, auth); connect() itself only says the connection closed.
   let cause: Error | undefined

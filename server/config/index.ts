@@ -20,6 +20,10 @@ const EnvSchema = z.object({
   REDIS_PASSWORD: z.string().optional(),
   REDIS_DB: int(0),
   REDIS_KEY_PREFIX: z.string().default(''),
+  // High availability: Sentinel addresses (`host:port,host:port`) and the monitored master's name.
+  REDIS_SENTINELS: z.string().regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, { error: 'must be host:port pairs separated by commas' }).optional(),
+  REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
   JWT_SECRET: z.string({ error: 'is required (run `npm run setup` to generate one)' })
     .min(32, { error: i => `must be at least 32 characters (got ${String(i.input).length})` }),
   ENCRYPTION_KEY: z.string({ error: 'is required (run `npm run setup` to generate one)' })
@@ -103,11 +107,19 @@ function parseConfig(env: Record<string, string | undefined>) {
       password: e.REDIS_PASSWORD,
       db: e.REDIS_DB,
       keyPrefix: e.REDIS_KEY_PREFIX,
+      sentinels: e.REDIS_SENTINELS?.split(',').map((hp) => {
+        const i = hp.lastIndexOf(':')
+        return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) }
+      }) ?? null,
+      sentinelName: e.REDIS_SENTINEL_NAME,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       /** While Redis is away: keys without limits keep flowing (recorded afterwards), or every request gets 503. */
       outage: e.REDIS_OUTAGE,
       // Where a connection error message should point the user.
-      describe: e.REDIS_URL ? `REDIS_URL (${redactUrl(e.REDIS_URL)})` : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
+      describe: e.REDIS_SENTINELS
+        ? `REDIS_SENTINELS (${e.REDIS_SENTINELS}, master ${e.REDIS_SENTINEL_NAME})`
+        : e.REDIS_URL ? `REDIS_URL (${redactUrl(e.REDIS_URL)})` : `REDIS_HOST/REDIS_PORT (${e.REDIS_HOST}:${e.REDIS_PORT})`,
     },
     secrets: { jwt: e.JWT_SECRET, encryptionKey: e.ENCRYPTION_KEY, apiKeySalt: e.API_KEY_SALT },
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD, sessionHours: e.ADMIN_SESSION_HOURS, maxBodyBytes: e.ADMIN_MAX_BODY_KB * 1024 },

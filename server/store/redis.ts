@@ -4,7 +4,12 @@ import { defineScripts } from './scripts'
 
 /** ioredis options from config: prefix on every key, reconnect with capped backoff. */
 export function redisOptions(cfg: Config['redis']): RedisOptions {
+  const ha: RedisOptions = cfg.sentinels
+    // Sentinel: ioredis asks the sentinels for the master and follows it through a failover.
+    ? { sentinels: cfg.sentinels, name: cfg.sentinelName, sentinelPassword: cfg.sentinelPassword, sentinelRetryStrategy: times => Math.min(100 * 2 ** times, 5000) }
+    : {}
   return {
+    ...ha,
     host: cfg.host,
     port: cfg.port,
     password: cfg.password,
@@ -28,7 +33,7 @@ export function redisOptions(cfg: Config['redis']): RedisOptions {
  */
 export function createRedis(cfg: Config['redis']): Redis {
   const opts = { ...redisOptions(cfg), commandTimeout: cfg.commandTimeoutMs, enableOfflineQueue: false, autoResendUnfulfilledCommands: false }
-  return defineScripts(cfg.url ? new Redis(cfg.url, opts) : new Redis(opts))
+  return defineScripts(cfg.url && !cfg.sentinels ? new Redis(cfg.url, opts) : new Redis(opts))
 }
 
 // ioredis' words for "no answer": a timeout, a closed or unwritable connection, retries used up.
