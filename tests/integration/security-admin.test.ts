@@ -97,3 +97,104 @@ describe('admin request bodies are bounded before they are buffered', () => {
     expect(res.status).toBe(413)
   })
 })
+
+describe('CSRF: cookie-authenticated admin writes must come from the console', () => {
+  const server = new TestServer()
+  let token = ''
+  beforeAll(async () => {
+    await server.start()
+    token = (await loginToken(server)).token
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  const attackerAccount = { type: 'console', name: 'csrf', apiUrl: 'https://attacker.example', apiKey: 'sk-ant-api03-attacker-controlled' }
+  const form = new URLSearchParams(attackerAccount).toString()
+  const accountNames = async () => (await server.admin<{ items: { name: string }[] }>('GET', '/api/admin/claude-accounts')).body.items.map(a => a.name)
+
+  it.each([
+    ['JSON', 'application/json', JSON.stringify(attackerAccount)],
+    ['a form', 'application/x-www-form-urlencoded', form],
+    ['text/plain', 'text/plain', JSON.stringify(attackerAccount)],
+  ])('a foreign-Origin cookie POST (%s) creating an account is refused with 403', async (_label, type, body) => {
+    const res = await rawRequest(`${server.url}/api/admin/claude-accounts`, {
+      headers: { 'content-type': type, 'cookie': `crs_admin=${token}`, 'origin': 'https://attacker.example', 'sec-fetch-site': 'cross-site' }, body,
+    })
+    expect(res.status, res.body).toBe(403)
+    expect((JSON.parse(res.body) as { message: string }).message).toMatch(/origin/i)
+    expect(await accountNames()).not.toContain('csrf')
+  })
+
+  it('a cookie POST with neither Origin nor Sec-Fetch-Site is refused; Origin: null too', async () => {
+    for (const extra of [{}, { origin: 'null' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
+      const res = await rawRequest(`${server.url}/api/admin/auth/logout`, { headers: { cookie: `crs_admin=${token}`, ...extra } })
+      expect(res.status, JSON.stringify(extra)).toBe(403)
+    }
+    expect((await server.admin('GET', '/api/admin/api-keys')).status).toBe(200)
+  })
+
+  it('the same POST with a same-origin Origin works; with a form body it gets 415', async () => {
+    const origin = server.url
+    const formRes = await rawRequest(`${server.url}/api/admin/claude-accounts`, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'cookie': `crs_admin=${token}`, origin }, body: form,
+    })
+    expect(formRes.status, formRes.body).toBe(415)
+    expect((JSON.parse(formRes.body) as { message: string }).message).toMatch(/application\/json/)
+
+    const res = await rawRequest(`${server.url}/api/admin/claude-accounts`, {
+      headers: { ...json, cookie: `crs_admin=${token}`, origin }, body: JSON.stringify({ ...attackerAccount, name: 'same-origin' }),
+    })
+    expect(res.status, res.body).toBe(201)
+    // Sec-Fetch-Site: same-origin alone is enough (a browser that sends no Origin).
+    const viaFetchMeta = await rawRequest(`${server.url}/api/admin/claude-accounts`, {
+      headers: { ...json, 'cookie': `crs_admin=${token}`, 'sec-fetch-site': 'same-origin' }, body: JSON.stringify({ ...attackerAccount, name: 'fetch-meta' }),
+    })
+    expect(viaFetchMeta.status, viaFetchMeta.body).toBe(201)
+    expect(await accountNames()).toEqual(expect.arrayContaining(['same-origin', 'fetch-meta']))
+  })
+
+  it('Bearer calls without Origin are unaffected', async () => {
+    const res = await rawRequest(`${server.url}/api/admin/claude-accounts`, {
+      headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ ...attackerAccount, name: 'bearer' }),
+    })
+    expect(res.status, res.body).toBe(201)
+  })
+
+  it('cookie GETs need no Origin (reads change nothing)', async () => {
+    const res = await rawRequest(`${server.url}/api/admin/api-keys`, { method: 'GET', headers: { cookie: `crs_admin=${token}` } })
+    expect(res.status).toBe(200)
+  })
+
+  it('the anonymous login route takes JSON only (415 for a form or text/plain)', async () => {
+    for (const [type, body] of [['application/x-www-form-urlencoded', new URLSearchParams(ADMIN).toString()], ['text/plain', JSON.stringify(ADMIN)]] as const) {
+      const res = await rawRequest(`${server.url}${LOGIN}`, { headers: { 'content-type': type }, body })
+      expect(res.status, type).toBe(415)
+      expect(res.headers['set-cookie']).toBeUndefined()
+    }
+    const noType = await rawRequest(`${server.url}${LOGIN}`, { body: JSON.stringify(ADMIN) })
+    expect(noType.status).toBe(415)
+  })
+
+  it('behind TRUST_PROXY, an Origin matching X-Forwarded-Host/-Proto is same-origin', async () => {
+    const proxied = new TestServer({ TRUST_PROXY: '1' })
+    await proxied.start()
+    try {
+      const t = (await loginToken(proxied)).token
+      const send = (headers: Record<string, string>) => rawRequest(`${proxied.url}/api/admin/auth/logout`, { headers: { cookie: `crs_admin=${t}`, ...headers } })
+      expect((await send({ 'origin': 'https://evil.example', 'x-forwarded-host': 'relay.example.com', 'x-forwarded-proto': 'https' })).status).toBe(403)
+      expect((await send({ 'origin': 'http://relay.example.com', 'x-forwarded-host': 'relay.example.com', 'x-forwarded-proto': 'https' })).status).toBe(403)
+      expect((await send({ 'origin': 'https://relay.example.com', 'x-forwarded-host': 'relay.example.com', 'x-forwarded-proto': 'https' })).status).toBe(200)
+    }
+    finally {
+      await proxied.stop()
+    }
+  })
+
+  it('without TRUST_PROXY, X-Forwarded-Host does not make a foreign Origin same-origin', async () => {
+    const res = await rawRequest(`${server.url}/api/admin/auth/logout`, {
+      headers: { 'cookie': `crs_admin=${token}`, 'origin': 'https://relay.example.com', 'x-forwarded-host': 'relay.example.com', 'x-forwarded-proto': 'https' },
+    })
+    expect(res.status).toBe(403)
+  })
+})
