@@ -2,6 +2,7 @@ import type Redis from 'ioredis'
 import { SignJWT, jwtVerify } from 'jose'
 import { randomToken } from '../crypto'
 import { rk } from '../store/keys'
+import { throttleAddress } from './client-ip'
 import type { AdminUser } from './users'
 
 export const SESSION_COOKIE = 'crs_admin'
@@ -41,17 +42,24 @@ export async function revokeSession(redis: Redis, jti: string): Promise<void> {
 }
 
 const WINDOW_SECONDS = 15 * 60
+/** Guesses per IP and username in a window: the bucket an attacker fills only for themself. */
 export const MAX_FAILURES = 5
+/** Attempts per IP over every username in a window (spraying many names from one address). */
+export const MAX_IP_FAILURES = 20
 
-const failureKeys = (ip: string, username: string) => [rk.loginFailures('ip', ip), rk.loginFailures('user', username.toLowerCase())] as const
+// No bucket is keyed by the username alone: anyone could fill it and lock its owner out everywhere.
+const failureKeys = (ip: string, username: string) => {
+  const address = throttleAddress(ip)
+  return [rk.loginFailures('ip_user', `${address}:${username.toLowerCase()}`), rk.loginFailures('ip', address)] as const
+}
 
 /**
- * Count a login attempt against the IP and the username (5 per 15 minutes each) before the
- * password is checked. Returns 0 when allowed, else seconds until the block ends.
+ * Count a login attempt before the password is checked: 5 per IP and username, 20 per IP, in
+ * 15 minutes. Returns 0 when allowed, else seconds until the block ends.
  */
 export async function takeLoginAttempt(redis: Redis, ip: string, username: string): Promise<number> {
-  const [ipKey, userKey] = failureKeys(ip, username)
-  return redis.loginAttempt(ipKey, userKey, MAX_FAILURES, WINDOW_SECONDS)
+  const [ipUserKey, ipKey] = failureKeys(ip, username)
+  return redis.loginAttempt(ipUserKey, ipKey, MAX_FAILURES, MAX_IP_FAILURES, WINDOW_SECONDS)
 }
 
 /** A successful login forgets the attempts counted for its IP and username. */

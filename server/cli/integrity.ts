@@ -32,7 +32,7 @@ const MUST_EXPIRE = [
   { prefix: rk.oauthSession(''), what: 'pending OAuth authorization' },
   { prefix: rk.oauthLock(''), what: 'token-refresh lock (blocks refreshes of its account)' },
   { prefix: rk.loginFailures('ip', ''), what: 'login-failure counter' },
-  { prefix: rk.loginFailures('user', ''), what: 'login-failure counter' },
+  { prefix: rk.loginFailures('ip_user', ''), what: 'login-failure counter' },
 ]
 
 const withPrefix = (keys: string[], prefix: string) => keys.filter(k => k.startsWith(prefix)).map(k => k.slice(prefix.length))

@@ -198,3 +198,72 @@ describe('CSRF: cookie-authenticated admin writes must come from the console', (
     expect(res.status).toBe(403)
   })
 })
+
+describe('login throttling per IP+username and per IP (TRUST_PROXY=1 simulates client IPs)', () => {
+  const server = new TestServer({ TRUST_PROXY: '1' })
+  beforeAll(async () => {
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  const attempt = (ip: string, username: string, password: string) =>
+    rawRequest(`${server.url}${LOGIN}`, { headers: { ...json, 'x-forwarded-for': ip }, body: JSON.stringify({ username, password }) })
+
+  it('an attacker locked out for "admin" does not lock the owner out from another IP', async () => {
+    const attacker = '198.51.100.66'
+    for (let i = 1; i <= 5; i++) expect((await attempt(attacker, ADMIN.username, `guess-${i}`)).status, `guess ${i}`).toBe(401)
+    const blocked = await attempt(attacker, ADMIN.username, ADMIN.password)
+    expect(blocked.status).toBe(429)
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0)
+    // The owner, elsewhere, with the right password.
+    expect((await attempt('203.0.113.5', ADMIN.username, ADMIN.password)).status).toBe(200)
+    // A spoofed left part of X-Forwarded-For is not the client's address.
+    expect((await attempt(`203.0.113.5, ${attacker}`, ADMIN.username, ADMIN.password)).status).toBe(429)
+  })
+
+  it('one IP trying many usernames hits its own larger bucket, and only that IP', async () => {
+    const ip = '198.51.100.77'
+    for (let i = 1; i <= 20; i++) expect((await attempt(ip, `probe-${i}`, 'wrong')).status, `attempt ${i}`).toBe(401)
+    expect((await attempt(ip, 'probe-21', 'wrong')).status).toBe(429)
+    expect((await attempt(ip, ADMIN.username, ADMIN.password)).status).toBe(429)
+    expect((await attempt('198.51.100.78', ADMIN.username, ADMIN.password)).status).toBe(200)
+  })
+
+  it('an IPv6 attacker cannot escape the per-IP bucket by changing addresses inside a /64', async () => {
+    for (let i = 1; i <= 5; i++) expect((await attempt(`2001:db8:5:6::${i}`, ADMIN.username, 'wrong')).status).toBe(401)
+    expect((await attempt('2001:db8:5:6::99', ADMIN.username, ADMIN.password)).status).toBe(429)
+    expect((await attempt('2001:db8:5:7::1', ADMIN.username, ADMIN.password)).status).toBe(200)
+  })
+
+  it('no counter is keyed by the username alone (nothing an attacker fills for everyone)', async () => {
+    const keys = (await server.redis.keys(`${server.prefix}login_fail:*`)).map(k => k.slice(server.prefix.length))
+    expect(keys.length).toBeGreaterThan(0)
+    expect(keys.filter(k => k.startsWith('login_fail:user:'))).toEqual([])
+    for (const key of keys) {
+      const ttl = await server.redis.ttl(key)
+      expect(ttl, key).toBeGreaterThan(0)
+      expect(ttl, key).toBeLessThanOrEqual(900)
+    }
+  })
+})
+
+describe('login throttling with TRUST_PROXY off', () => {
+  const server = new TestServer()
+  beforeAll(async () => {
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it('X-Forwarded-For is ignored: rotating it does not get more guesses', async () => {
+    for (let i = 1; i <= 5; i++) {
+      const res = await rawRequest(`${server.url}${LOGIN}`, { headers: { ...json, 'x-forwarded-for': `198.51.100.${i}` }, body: JSON.stringify({ username: ADMIN.username, password: 'wrong' }) })
+      expect(res.status).toBe(401)
+    }
+    const res = await rawRequest(`${server.url}${LOGIN}`, { headers: { ...json, 'x-forwarded-for': '198.51.100.99' }, body: JSON.stringify(ADMIN) })
+    expect(res.status).toBe(429)
+  })
+})

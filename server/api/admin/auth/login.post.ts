@@ -1,12 +1,14 @@
 import { z } from 'zod'
 import { SESSION_COOKIE } from '../../../admin/sessions'
+import { clientIp } from '../../../admin/client-ip'
 import { login } from '../../../admin/login'
 
 const LoginSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) })
 
 export default defineEventHandler(async (event) => {
   const { username, password } = await readValidatedBody(event, validate(LoginSchema))
-  const ip = event.node.req.socket.remoteAddress ?? 'unknown'
+  const { trustProxy } = useConfig()
+  const ip = clientIp(event.node.req.socket.remoteAddress, event.node.req.headers['x-forwarded-for'], trustProxy)
   const result = await login(useRedis(), useConfig(), ip, username, password)
   if (!result.ok) {
     if (result.retryAfter) setResponseHeader(event, 'retry-after', result.retryAfter)
