@@ -42,3 +42,13 @@ export function throttleAddress(ip: string): string {
   const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left
   return `${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
 }
+
+/**
+ * The scheme the client used: https over TLS; with `trustProxy` > 0 reverse proxies, what their
+ * X-Forwarded-Proto says (a TLS-terminating proxy talks plain http to us).
+ */
+export function requestProtocol(encrypted: boolean, forwardedProto: string | string[] | undefined, trustProxy: number): 'http' | 'https' {
+  const forwarded = forwardedValue(forwardedProto, trustProxy)?.toLowerCase()
+  if (forwarded === 'https' || forwarded === 'http') return forwarded
+  return encrypted ? 'https' : 'http'
+}

@@ -267,3 +267,28 @@ describe('login throttling with TRUST_PROXY off', () => {
     expect(res.status).toBe(429)
   })
 })
+
+describe('session cookie Secure flag', () => {
+  it('behind TRUST_PROXY, X-Forwarded-Proto: https makes the cookie Secure', async () => {
+    const server = await new TestServer({ TRUST_PROXY: '1' }).start()
+    try {
+      expect((await loginToken(server, { 'x-forwarded-proto': 'https' })).setCookie.toLowerCase()).toMatch(/;\s*secure(;|$)/)
+      expect((await loginToken(server, { 'x-forwarded-proto': 'http' })).setCookie.toLowerCase()).not.toMatch(/;\s*secure(;|$)/)
+    }
+    finally {
+      await server.stop()
+    }
+  })
+
+  it('without TRUST_PROXY, X-Forwarded-Proto is ignored (plain http: no Secure)', async () => {
+    const server = await new TestServer().start()
+    try {
+      const { setCookie } = await loginToken(server, { 'x-forwarded-proto': 'https' })
+      expect(setCookie).toMatch(/^crs_admin=/)
+      expect(setCookie.toLowerCase()).not.toMatch(/;\s*secure(;|$)/)
+    }
+    finally {
+      await server.stop()
+    }
+  })
+})

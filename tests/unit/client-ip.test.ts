@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clientIp, forwardedValue, throttleAddress } from '../../server/admin/client-ip'
+import { clientIp, forwardedValue, requestProtocol, throttleAddress } from '../../server/admin/client-ip'
 
 describe('clientIp', () => {
   it.each<[string, string | undefined, string | string[] | undefined, number, string]>([
@@ -44,5 +44,21 @@ describe('throttleAddress', () => {
     ['unknown', 'unknown'],
   ])('%s → %s', (ip, expected) => {
     expect(throttleAddress(ip)).toBe(expected)
+  })
+})
+
+describe('requestProtocol', () => {
+  it.each<[boolean, string | undefined, number, 'http' | 'https']>([
+    [false, undefined, 0, 'http'],
+    [true, undefined, 0, 'https'],
+    [false, 'https', 0, 'http'],
+    [false, 'https', 1, 'https'],
+    [false, 'HTTPS', 1, 'https'],
+    [true, 'http', 1, 'http'],
+    [false, 'http, https', 1, 'https'],
+    [false, 'https', 2, 'http'],
+    [false, 'gopher', 1, 'http'],
+  ])('TLS %s, X-Forwarded-Proto %s, %i trusted hops → %s', (encrypted, proto, trust, expected) => {
+    expect(requestProtocol(encrypted, proto, trust)).toBe(expected)
   })
 })
