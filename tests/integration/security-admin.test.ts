@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { type IncomingHttpHeaders, request } from 'node:http'
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawRequest } from '../helpers/client'
 import { ADMIN, TestServer } from '../helpers/server'
@@ -291,4 +292,69 @@ describe('session cookie Secure flag', () => {
       await server.stop()
     }
   })
+})
+
+describe('a password change through the API ends the admin\'s other sessions', () => {
+  const server = new TestServer()
+  beforeAll(async () => {
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  const status = async (token: string) => (await rawRequest(`${server.url}/api/admin/auth/me`, { method: 'GET', headers: { authorization: `Bearer ${token}` } })).status
+
+  it('two logins; changing the password with one revokes the other, the first stays valid', async () => {
+    const first = (await loginToken(server)).token
+    const second = (await loginToken(server)).token
+    const adminId = decodeJwt(first).sub!
+    expect(await server.redis.zrange(`admin_sessions:${adminId}`, 0, -1)).toEqual(expect.arrayContaining([decodeJwt(first).jti, decodeJwt(second).jti]))
+
+    const res = await rawRequest(`${server.url}/api/admin/auth/password`, {
+      headers: { ...json, authorization: `Bearer ${first}` }, body: JSON.stringify({ currentPassword: ADMIN.password, newPassword: 'a-brand-new-password' }),
+    })
+    expect(res.status, res.body).toBe(200)
+    expect(await status(second)).toBe(401)
+    expect(await status(first)).toBe(200)
+    expect(await server.redis.exists(`session:${decodeJwt(second).jti}`)).toBe(0)
+    expect(await server.redis.zrange(`admin_sessions:${adminId}`, 0, -1)).toEqual([decodeJwt(first).jti])
+  })
+
+  it('a session missing from the index does not work (every live session is one a password change can end)', async () => {
+    const { token } = await rawRequest(`${server.url}${LOGIN}`, { headers: json, body: JSON.stringify({ username: ADMIN.username, password: 'a-brand-new-password' }) })
+      .then(r => JSON.parse(r.body) as { token: string })
+    expect(await status(token)).toBe(200)
+    await server.redis.zrem(`admin_sessions:${decodeJwt(token).sub}`, decodeJwt(token).jti!)
+    expect(await status(token)).toBe(401)
+  })
+
+  it('the session index expires with the sessions it lists', async () => {
+    const { token } = await rawRequest(`${server.url}${LOGIN}`, { headers: json, body: JSON.stringify({ username: ADMIN.username, password: 'a-brand-new-password' }) })
+      .then(r => JSON.parse(r.body) as { token: string })
+    const ttl = await server.redis.ttl(`admin_sessions:${decodeJwt(token).sub}`)
+    expect(ttl).toBeGreaterThan(23 * 3600)
+    expect(ttl).toBeLessThanOrEqual(24 * 3600)
+  })
+})
+
+describe('the session index is bounded', () => {
+  const server = new TestServer()
+  beforeAll(async () => {
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it('past 50 live sessions a login ends the oldest', async () => {
+    const tokens: string[] = []
+    for (let i = 0; i < 51; i++) tokens.push((await loginToken(server)).token)
+    const adminId = decodeJwt(tokens[0]!).sub!
+    expect(await server.redis.zcard(`admin_sessions:${adminId}`)).toBe(50)
+    expect(await server.redis.exists(`session:${decodeJwt(tokens[0]!).jti}`)).toBe(0)
+    const me = async (t: string) => (await rawRequest(`${server.url}/api/admin/auth/me`, { method: 'GET', headers: { authorization: `Bearer ${t}` } })).status
+    expect(await me(tokens[0]!)).toBe(401)
+    expect(await me(tokens[50]!)).toBe(200)
+  }, 60_000)
 })
