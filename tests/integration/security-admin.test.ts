@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { type IncomingHttpHeaders, request } from 'node:http'
 import { decodeJwt } from 'jose'
@@ -357,4 +358,50 @@ describe('the session index is bounded', () => {
     expect(await me(tokens[0]!)).toBe(401)
     expect(await me(tokens[50]!)).toBe(200)
   }, 60_000)
+})
+
+describe('security headers on the console, static assets and the API', () => {
+  const server = new TestServer()
+  beforeAll(async () => {
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  const get = (path: string) => rawRequest(`${server.url}${path}`, { method: 'GET' })
+  const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`
+
+  function expectCommon(res: { headers: IncomingHttpHeaders }, what: string): void {
+    expect(res.headers['x-content-type-options'], what).toBe('nosniff')
+    expect(res.headers['referrer-policy'], what).toBe('no-referrer')
+    expect(res.headers['x-powered-by'], what).toBeUndefined()
+    expect(String(res.headers['content-security-policy']), what).toMatch(/frame-ancestors 'none'/)
+  }
+
+  it.each(['/web', '/web/login', '/web/keys'])('%s: CSP allowing exactly its inline scripts by hash', async (path) => {
+    const res = await get(path)
+    expect(res.status).toBe(200)
+    expectCommon(res, path)
+    const csp = String(res.headers['content-security-policy'])
+    const scriptSrc = /script-src ([^;]*)/.exec(csp)![1]!.split(' ')
+    expect(scriptSrc).not.toContain('\'unsafe-inline\'')
+    expect(scriptSrc).not.toContain('\'unsafe-eval\'')
+    const inline = [...res.body.matchAll(/<script(?![^>]*\ssrc=)(?![^>]*type="application\/json")[^>]*>([\s\S]*?)<\/script>/g)].map(m => m[1]!)
+    expect(inline.length).toBeGreaterThan(0) // the theme script at least
+    for (const body of inline) expect(scriptSrc, body.slice(0, 60)).toContain(sha(body))
+  })
+
+  it('a static asset: nosniff, no x-powered-by', async () => {
+    const page = await get('/web')
+    const asset = /src="(\/_nuxt\/[^"]+\.js)"/.exec(page.body)![1]!
+    const res = await get(asset)
+    expect(res.status).toBe(200)
+    expect(res.headers['content-type']).toMatch(/javascript/)
+    expectCommon(res, asset)
+  })
+
+  it.each(['/health', '/api/admin/auth/me', '/api/v1/models', '/no-such-page'])('%s: nosniff, no x-powered-by', async (path) => {
+    expectCommon(await get(path), path)
+  })
 })
