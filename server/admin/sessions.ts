@@ -26,13 +26,15 @@ export async function createSession(redis: Redis, secret: string, user: AdminUse
     .setSubject(user.id).setJti(jti).setIssuer(ISSUER).setIssuedAt().setExpirationTime(exp)
     .sign(new TextEncoder().encode(secret))
   const index = rk.adminSessions(user.id)
+  // Scored in ms (never before the token's own exp), so sessions of the same second keep their order.
+  const endsAt = Date.now() + ttl * 1000
   const results = await redis.multi()
     .set(rk.session(jti), user.id, 'EX', ttl)
-    .zadd(index, exp * 1000, jti)
+    .zadd(index, endsAt, jti)
     .zremrangebyscore(index, '-inf', Date.now())
     // The index lives as long as its longest session: set on creation (NX), extended only (GT).
-    .pexpireat(index, exp * 1000, 'NX')
-    .pexpireat(index, exp * 1000, 'GT')
+    .pexpireat(index, endsAt, 'NX')
+    .pexpireat(index, endsAt, 'GT')
     .zrange(index, 0, -(MAX_SESSIONS + 1))
     .exec()
   const overflow = (results?.[5]?.[1] ?? []) as string[]
