@@ -4,7 +4,7 @@
 // stored secrets and keys unusable). Uses only Node built-ins so it runs before `npm install`
 // finishes building anything and inside the Docker image.
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -26,13 +26,16 @@ export function definedNames(text) {
 
 /**
  * Create `envFile` from `.env.example` when missing, then append any secret that is set neither
- * in the file nor in the process environment. Returns the names it generated.
+ * in the file nor in the process environment. The file it creates or fills in is made readable by
+ * its owner only (0600); an existing readable-by-others file it leaves alone gets a warning.
+ * Returns the names it generated.
  */
 export function ensureSecrets(envFile, { root = process.cwd(), env = process.env, log = console.log } = {}) {
   const example = resolve(root, '.env.example')
   if (!existsSync(envFile)) {
-    if (existsSync(example)) copyFileSync(example, envFile)
-    else writeFileSync(envFile, '')
+    // Created 0600 from the start ('wx': never over a file that appeared meanwhile); copying
+    // .env.example would carry over its world-readable mode.
+    writeFileSync(envFile, existsSync(example) ? readFileSync(example) : '', { mode: 0o600, flag: 'wx' })
     log(`[setup] created ${envFile}`)
   }
   let text = readFileSync(envFile, 'utf8')
@@ -45,8 +48,13 @@ export function ensureSecrets(envFile, { root = process.cwd(), env = process.env
     text = empty.test(text) ? text.replace(empty, line) : `${text.replace(/\n?$/, '\n')}${line}\n`
   }
   if (generated.length) {
+    // Tighten before the secrets are written (writeFileSync's mode applies only to new files).
+    chmodSync(envFile, 0o600)
     writeFileSync(envFile, text, { mode: 0o600 })
     log(`[setup] generated ${generated.join(', ')} into ${envFile} — keep them secret and never change them`)
+  }
+  else if (process.platform !== 'win32' && Object.keys(GENERATORS).some(n => present.has(n)) && (statSync(envFile).mode & 0o077) !== 0) {
+    log(`[setup] ${envFile} can be read by other users and holds secrets: run chmod 600 ${envFile}`)
   }
   return generated
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type Redis from 'ioredis'
 import { hashPassword, randomToken, verifyPassword } from '../crypto'
 import { rk } from '../store/keys'
+import { revokeAdminSessions } from './sessions'
 
 export interface AdminUser {
   id: string
@@ -55,9 +56,13 @@ export async function verifyAdmin(redis: Redis, username: string, password: stri
 // scrypt of a random password nobody knows, with the same parameters as real hashes.
 const DUMMY_HASH = 'scrypt$65536$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
 
-/** Set a new password for an admin (scrypt). False when the admin is gone. */
-export async function setAdminPassword(redis: Redis, adminId: string, password: string): Promise<boolean> {
-  if (!await redis.exists(rk.admin(adminId))) return false
+/**
+ * Set a new password for an admin (scrypt) and end their sessions but `keepSession` (the one that
+ * asked for the change). Null when the admin is gone, else how many sessions ended. The web API and
+ * the CLI both change passwords through here.
+ */
+export async function changeAdminPassword(redis: Redis, adminId: string, password: string, keepSession?: string): Promise<number | null> {
+  if (!await redis.exists(rk.admin(adminId))) return null
   await redis.hset(rk.admin(adminId), 'passwordHash', await hashPassword(password))
-  return true
+  return revokeAdminSessions(redis, adminId, keepSession)
 }

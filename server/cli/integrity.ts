@@ -29,10 +29,11 @@ const P = {
 /** Keys that must expire, and how to repair one that does not. */
 const MUST_EXPIRE = [
   { prefix: rk.session(''), what: 'admin session' },
+  { prefix: rk.adminSessions(''), what: 'admin session index' },
   { prefix: rk.oauthSession(''), what: 'pending OAuth authorization' },
   { prefix: rk.oauthLock(''), what: 'token-refresh lock (blocks refreshes of its account)' },
   { prefix: rk.loginFailures('ip', ''), what: 'login-failure counter' },
-  { prefix: rk.loginFailures('user', ''), what: 'login-failure counter' },
+  { prefix: rk.loginFailures('ip_user', ''), what: 'login-failure counter' },
 ]
 
 const withPrefix = (keys: string[], prefix: string) => keys.filter(k => k.startsWith(prefix)).map(k => k.slice(prefix.length))
@@ -178,8 +179,8 @@ async function checkTtls(redis: Redis, all: string[], sessionSeconds: number, ou
   candidates.forEach((key, i) => {
     if (ttls[i] !== -1) return
     const { what, prefix } = MUST_EXPIRE.find(m => key.startsWith(m.prefix))!
-    // A session keeps working for one more lifetime; anything else is stale and goes.
-    const fix = prefix === rk.session('') ? setFix(`set ${key} to expire in ${sessionSeconds} s`, r => r.expire(key, sessionSeconds)) : del(key)
+    // A session (and its admin's index) keeps working for one more lifetime; anything else is stale and goes.
+    const fix = prefix === rk.session('') || prefix === rk.adminSessions('') ? setFix(`set ${key} to expire in ${sessionSeconds} s`, r => r.expire(key, sessionSeconds)) : del(key)
     out.push({ check: 'ttl', key, message: `${what} without an expiry`, fix })
   })
 }

@@ -18,7 +18,10 @@ export const rk = {
   admin: (id: string) => `admin:${id}`,
   adminUsername: (name: string) => `admin_username:${name}`,
   session: (jti: string) => `session:${jti}`,
-  loginFailures: (kind: 'ip' | 'user', who: string) => `login_fail:${kind}:${who}`,
+  /** An admin's live sessions: jti scored by expiry (ms). */
+  adminSessions: (adminId: string) => `admin_sessions:${adminId}`,
+  /** Login throttle buckets: `ip:{address}` and `ip_user:{address}:{username}` (IPv6 by /64). */
+  loginFailures: (kind: 'ip' | 'ip_user', who: string) => `login_fail:${kind}:${who}`,
   apiKeySearch: () => 'api_key_search',
   /** Limit state of a key: the current rate window and its concurrency leases. */
   rateWindow: (keyId: string) => `rate:${keyId}`,

@@ -126,21 +126,22 @@ end
 if concurrency > 0 then redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3]) end
 return { 0, windowStart }`,
   },
-  // Count one login attempt against every key in KEYS (IP, username) atomically, BEFORE the
-  // password is checked, so parallel guesses cannot slip past the limit. ARGV: max, window s.
+  // Count one login attempt against both throttle buckets atomically, BEFORE the password is
+  // checked, so parallel guesses cannot slip past the limit. KEYS: 1 the IP+username bucket, 2 the
+  // IP bucket; ARGV: 1 max of bucket 1, 2 max of bucket 2, 3 window s.
   // Returns 0 when allowed, else the seconds until the longest block ends (nothing counted).
   loginAttempt: {
     numberOfKeys: 2,
     lua: `local wait = 0
-for _, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[1]) then
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i]) then
     wait = math.max(wait, redis.call('TTL', key), 1)
   end
 end
 if wait > 0 then return wait end
 for _, key in ipairs(KEYS) do
   redis.call('INCR', key)
-  redis.call('EXPIRE', key, ARGV[2], 'NX')
+  redis.call('EXPIRE', key, ARGV[3], 'NX')
 end
 return 0`,
   },
@@ -157,7 +158,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     recordUsage(...keysThenArgs: (string | number)[]): Result<number, Context>
     admit(...keysThenArgs: (string | number)[]): Result<[number, string | number], Context>
-    loginAttempt(ipKey: string, userKey: string, max: number, windowSeconds: number): Result<number, Context>
+    loginAttempt(ipUserKey: string, ipKey: string, maxIpUser: number, maxIp: number, windowSeconds: number): Result<number, Context>
     releaseLock(lockKey: string, token: string): Result<number, Context>
   }
 }

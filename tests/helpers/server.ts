@@ -65,6 +65,11 @@ export class TestServer {
     this.redis.on('error', () => { /* a test may stop its Redis on purpose; commands still reject */ })
   }
 
+  /** The server process's id (to read its memory from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
   async start(): Promise<this> {
     const port = await freePort()
     this.url = `http://127.0.0.1:${port}`

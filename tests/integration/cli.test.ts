@@ -1,6 +1,8 @@
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getAccount, createAccount } from '../../server/accounts/store'
 import { writeState } from '../../server/accounts/state'
+import { createSession } from '../../server/admin/sessions'
 import { verifyAdmin } from '../../server/admin/users'
 import { hashApiKey } from '../../server/crypto'
 import { rk } from '../../server/store/keys'
@@ -149,7 +151,8 @@ describe.concurrent('npm run cli', { timeout: 90_000 }, () => {
     expect(created.code).toBe(0)
     const admin = (await verifyAdmin(s.redis, 'ops', 'first-password'))!
     expect(admin.username).toBe('ops')
-    await s.redis.set(rk.session('jti-ops'), admin.id, 'EX', 600)
+    // A live session made as login makes one (its record and the admin's session index).
+    const { jti } = decodeJwt((await createSession(s.redis, 'cli-test-secret-0123456789abcdef', admin, 1)).token)
     const [again, short, reset] = await Promise.all([
       s.run('cli.ts', ['admin', 'create', '--username', 'ops'], { input: 'other-password\n' }),
       s.cli('admin', 'create', '--username', 'x', '--password', 'short'),
@@ -162,7 +165,7 @@ describe.concurrent('npm run cli', { timeout: 90_000 }, () => {
     expect(JSON.parse(reset.stdout)).toMatchObject({ username: 'ops', sessionsRevoked: 1 })
     expect(await verifyAdmin(s.redis, 'ops', 'second-password')).not.toBeNull()
     expect(await verifyAdmin(s.redis, 'ops', 'first-password')).toBeNull()
-    expect(await s.redis.exists(rk.session('jti-ops'))).toBe(0)
+    expect(await s.redis.exists(rk.session(jti!))).toBe(0)
   })
 
   it('status counts keys, admins and accounts by platform and state, and today\'s usage', async () => {

@@ -1,5 +1,4 @@
-import type Redis from 'ioredis'
-import { createAdmin, setAdminPassword } from '../../admin/users'
+import { changeAdminPassword, createAdmin } from '../../admin/users'
 import { rk } from '../../store/keys'
 import { CliError, UsageError, type Values } from '../args'
 import { type Command, helpText } from '../command'
@@ -15,16 +14,6 @@ function username(values: Values, usage: string): string {
   if (!u) throw new UsageError('--username is required', usage)
   if (u.length > 100 || /[\p{Cc}\s]/u.test(u)) throw new UsageError('--username must be at most 100 characters, without spaces or control characters', usage)
   return u
-}
-
-/** Revoke every live admin session of `adminId` (after a password reset the old sessions must end). */
-async function revokeSessions(redis: Redis, adminId: string): Promise<number> {
-  const keys = await scanKeys(redis, rk.session('*'))
-  if (keys.length === 0) return 0
-  const owners = await redis.mget(...keys)
-  const mine = keys.filter((_, i) => owners[i] === adminId)
-  if (mine.length) await redis.del(...mine)
-  return mine.length
 }
 
 const password = (ctx: CliContext, values: Values, usage: string) =>
@@ -65,8 +54,8 @@ export const commands: Command[] = [
       const id = await redis.get(rk.adminUsername(name))
       if (!id) throw new CliError(`no admin "${name}" (see: admin list)`)
       const pw = await password(ctx, values, resetUsage)
-      if (!await setAdminPassword(redis, id, pw)) throw new CliError(`admin "${name}" points at a missing record ${id} (run: npm run check:integrity)`)
-      const revoked = await revokeSessions(redis, id)
+      const revoked = await changeAdminPassword(redis, id, pw)
+      if (revoked === null) throw new CliError(`admin "${name}" points at a missing record ${id} (run: npm run check:integrity)`)
       ctx.out.result({ id, username: name, sessionsRevoked: revoked }, () =>
         `New password set for admin "${name}"${revoked ? `; ${revoked} session${revoked === 1 ? '' : 's'} ended` : ''}`)
     },

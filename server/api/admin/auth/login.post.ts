@@ -1,12 +1,16 @@
+import type { TLSSocket } from 'node:tls'
 import { z } from 'zod'
 import { SESSION_COOKIE } from '../../../admin/sessions'
+import { clientIp, requestProtocol } from '../../../admin/client-ip'
 import { login } from '../../../admin/login'
 
 const LoginSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) })
 
 export default defineEventHandler(async (event) => {
   const { username, password } = await readValidatedBody(event, validate(LoginSchema))
-  const ip = event.node.req.socket.remoteAddress ?? 'unknown'
+  const { trustProxy } = useConfig()
+  const req = event.node.req
+  const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustProxy)
   const result = await login(useRedis(), useConfig(), ip, username, password)
   if (!result.ok) {
     if (result.retryAfter) setResponseHeader(event, 'retry-after', result.retryAfter)
@@ -14,7 +18,8 @@ export default defineEventHandler(async (event) => {
   }
   setCookie(event, SESSION_COOKIE, result.token, {
     httpOnly: true, sameSite: 'strict', path: '/', expires: new Date(result.expiresAt),
-    secure: getRequestProtocol(event, { xForwardedProto: false }) === 'https',
+    // Behind a TLS-terminating proxy (TRUST_PROXY) the socket is plain http but the browser's is https.
+    secure: requestProtocol((req.socket as TLSSocket).encrypted === true, req.headers['x-forwarded-proto'], trustProxy) === 'https',
   })
   return { token: result.token, expiresAt: result.expiresAt }
 })
