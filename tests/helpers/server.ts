@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import Redis from 'ioredis'
+import { afterAll, beforeAll } from 'vitest'
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 export const ADMIN = { username: 'admin', password: 'test-admin-password' }
@@ -174,4 +175,12 @@ export class TestServer {
     if (status !== 201) throw new Error(`create account failed: ${status} ${JSON.stringify(body)}`)
     return body
   }
+}
+
+/** A TestServer started before the tests of the file (or `describe` block) it is called in, and stopped after them. */
+export function startedServer(env: Record<string, string> = {}, opts: { prefix?: string, redisUrl?: string } = {}): TestServer {
+  const server = new TestServer(env, opts)
+  beforeAll(() => server.start())
+  afterAll(() => server.stop())
+  return server
 }

@@ -2,24 +2,17 @@ import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FakeAnthropic } from '../fixtures/anthropic-upstream'
 import { messageBody } from '../helpers/client'
-import { TestServer } from '../helpers/server'
+import { startedServer } from '../helpers/server'
 
 // Issue 13: usage is read from the upstream side. A client that reads slowly and then leaves
 // leaves the rest of the answer — its final usage included — in the relay's buffers; that usage is
 // what the upstream reported and what the key is charged, not what reached the client.
 
 const upstream = new FakeAnthropic()
-const server = new TestServer()
-
-beforeAll(async () => {
-  await upstream.start()
-  await server.start()
-  await server.createConsoleAccount(upstream.url)
-})
-afterAll(async () => {
-  await server.stop()
-  await upstream.stop()
-})
+beforeAll(() => upstream.start())
+afterAll(() => upstream.stop())
+const server = startedServer()
+beforeAll(() => server.createConsoleAccount(upstream.url))
 
 /** POST a stream, read one chunk, stop reading for `stallMs`, then hang up. */
 function readOneChunkThenLeave(apiKey: string, stallMs: number): Promise<number> {

@@ -4,7 +4,7 @@ import { type IncomingHttpHeaders, request } from 'node:http'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawRequest } from '../helpers/client'
-import { ADMIN, TestServer } from '../helpers/server'
+import { ADMIN, startedServer, TestServer } from '../helpers/server'
 
 /** Peak resident memory of a process (VmHWM), in bytes. */
 function peakRss(pid: number): number {
@@ -56,13 +56,7 @@ async function loginToken(server: TestServer, headers: Record<string, string> = 
 }
 
 describe('admin request bodies are bounded before they are buffered', () => {
-  const server = new TestServer()
-  beforeAll(async () => {
-    await server.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const server = startedServer()
 
   it('a 40 MB anonymous login body is refused with 413 without being read into memory', async () => {
     await loginToken(server) // warm up: the login path's code is loaded and has run once
@@ -202,13 +196,7 @@ describe('CSRF: cookie-authenticated admin writes must come from the console', (
 })
 
 describe('login throttling per IP+username and per IP (TRUST_PROXY=1 simulates client IPs)', () => {
-  const server = new TestServer({ TRUST_PROXY: '1' })
-  beforeAll(async () => {
-    await server.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const server = startedServer({ TRUST_PROXY: '1' })
 
   const attempt = (ip: string, username: string, password: string) =>
     rawRequest(`${server.url}${LOGIN}`, { headers: { ...json, 'x-forwarded-for': ip }, body: JSON.stringify({ username, password }) })
@@ -252,13 +240,7 @@ describe('login throttling per IP+username and per IP (TRUST_PROXY=1 simulates c
 })
 
 describe('login throttling with TRUST_PROXY off', () => {
-  const server = new TestServer()
-  beforeAll(async () => {
-    await server.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const server = startedServer()
 
   it('X-Forwarded-For is ignored: rotating it does not get more guesses', async () => {
     for (let i = 1; i <= 5; i++) {
@@ -296,13 +278,7 @@ describe('session cookie Secure flag', () => {
 })
 
 describe('a password change through the API ends the admin\'s other sessions', () => {
-  const server = new TestServer()
-  beforeAll(async () => {
-    await server.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const server = startedServer()
 
   const status = async (token: string) => (await rawRequest(`${server.url}/api/admin/auth/me`, { method: 'GET', headers: { authorization: `Bearer ${token}` } })).status
 
@@ -340,13 +316,7 @@ describe('a password change through the API ends the admin\'s other sessions', (
 })
 
 describe('the session index is bounded', () => {
-  const server = new TestServer()
-  beforeAll(async () => {
-    await server.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const server = startedServer()
 
   it('past 50 live sessions a login ends the oldest', async () => {
     const tokens: string[] = []
@@ -361,13 +331,7 @@ describe('the session index is bounded', () => {
 })
 
 describe('security headers on the console, static assets and the API', () => {
-  const server = new TestServer()
-  beforeAll(async () => {
-    await server.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const server = startedServer()
 
   const get = (path: string) => rawRequest(`${server.url}${path}`, { method: 'GET' })
   const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`
