@@ -9,10 +9,14 @@ const H3_RAW_BODY = Symbol.for('h3RawBody')
 /** Methods whose body h3's readBody would read (it refuses the others). */
 const PAYLOAD_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
+/** `%XX` escapes of ASCII decoded, others left as they are (never throws). */
+const decodeAscii = (s: string) => s.replace(/%([0-7][0-9a-f])/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+
 /**
  * Whether `path` (as sent, query included) is under `/api/admin`. Nitro's router matches the
- * decoded path (`/api/%61dmin/…` reaches the admin routes), so the check decodes too; a path that
- * does not decode counts as admin, so nothing slips past the guard on a malformed escape.
+ * decoded path (`/api/%61dmin/…` reaches the admin routes), so the check decodes too. A path that
+ * does not decode counts as admin when it starts like one, so nothing slips past the guard on a
+ * malformed escape — and a malformed escape elsewhere stays the other route's (its own 404).
  */
 export function isAdminPath(path: string): boolean {
   const raw = path.split('?')[0] ?? ''
@@ -21,13 +25,12 @@ export function isAdminPath(path: string): boolean {
     decoded = decodeURIComponent(raw)
   }
   catch {
-    return true
+    return decodeAscii(raw).replace(/\/{2,}/g, '/').toLowerCase().startsWith('/api/admin')
   }
   const p = decoded.replace(/\/{2,}/g, '/').toLowerCase()
   return p === '/api/admin' || p.startsWith('/api/admin/')
 }
 
-/** Whether the request announces a body (a non-zero content-length, or any transfer-encoding). */
 export function hasBody(req: Pick<IncomingMessage, 'headers'>): boolean {
   return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined
 }

@@ -292,8 +292,9 @@ describe(`relay fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
   })
 
   it('reached both upstreams often enough to mean something', () => {
-    expect(reached.anthropic).toBeGreaterThanOrEqual(20)
-    expect(reached.google).toBeGreaterThanOrEqual(20)
+    // Seeds reach each upstream 19–50 times in 600 requests; 10 keeps random seeds from flaking.
+    expect(reached.anthropic).toBeGreaterThanOrEqual(10)
+    expect(reached.google).toBeGreaterThanOrEqual(10)
   })
 
   it.each(['claude', 'gemini'] as const)('%s routes: the upstream saw only allow-listed method + path + query', (family) => {

@@ -54,6 +54,9 @@ describe('isAdminPath', () => {
     ['/api//admin/auth/login', true],
     ['/API/Admin/auth/login', true],
     ['/api/admin%zz', true],
+    ['/api/%61dmin/x%C0%AF', true],
+    // A malformed escape on another route leaves it that route's (found by the fuzz test).
+    ['/api/v1/count_tokens/%C0%AF/me/./admin', false],
     ['/api/administrator', false],
     ['/api/v1/messages', false],
     ['/web/login', false],
