@@ -12,13 +12,16 @@ interface AnthropicUsage {
 const n = (v: unknown): number | undefined => (isTokenCount(v) ? v : undefined)
 
 /**
- * Merge an Anthropic `usage` object into ours. Later events carry cumulative counts, so a present
- * value replaces the earlier one. Cache writes without the 5m/1h split count as 5-minute writes.
+ * Merge an Anthropic `usage` object into ours. Later events carry cumulative counts: input and
+ * output keep the largest value seen, cache counts are replaced by a present value. Cache writes
+ * without the 5m/1h split count as 5-minute writes.
  */
 export function applyUsage(into: Usage, u: AnthropicUsage | null | undefined): void {
   if (!u || typeof u !== 'object') return
-  into.inputTokens = n(u.input_tokens) ?? into.inputTokens
-  into.outputTokens = n(u.output_tokens) ?? into.outputTokens
+  // Input and output counts only grow within a message: the largest seen is the count, whatever
+  // order an upstream sends its events in (a message_delta before message_start).
+  into.inputTokens = Math.max(n(u.input_tokens) ?? 0, into.inputTokens)
+  into.outputTokens = Math.max(n(u.output_tokens) ?? 0, into.outputTokens)
   into.cacheRead = n(u.cache_read_input_tokens) ?? into.cacheRead
   const split = u.cache_creation
   const s5 = n(split?.ephemeral_5m_input_tokens)
