@@ -8,7 +8,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx nuxt build
 
-# ── runtime: the self-contained .output plus the start script, as a non-root user ──
+# ── runtime: the self-contained .output (server, web console, and the bundled CLI in .output/cli)
+#    plus the start script, as a non-root user ──
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production \

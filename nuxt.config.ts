@@ -35,6 +35,14 @@ export default defineNuxtConfig({
       // (docs/architecture.md "Connection limits"). `nuxt dev` keeps nitro-dev's own entry.
       if (!config.dev) Object.assign(config, { preset: 'node-server', entry: fileURLToPath(new URL('./server/entry.ts', import.meta.url)) })
     },
+    // The CLI and data tools ship in .output/cli, bundled: they run where the server runs (Docker).
+    'nitro:init'(nitro) {
+      if (nitro.options.dev) return
+      nitro.hooks.hook('compiled', async () => {
+        const { buildCli } = await import('./scripts/build-cli.mjs')
+        await buildCli(nitro.options.rootDir, nitro.options.output.dir)
+      })
+    },
   },
   eslint: { config: { stylistic: true } },
 })
