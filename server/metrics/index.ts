@@ -54,7 +54,7 @@ export async function timeRedis<T>(op: string, fn: () => Promise<T>): Promise<T>
 /** Gauges read at scrape time (registered once by the metrics route). */
 export function scrapeGauges(read: {
   accounts: () => Promise<{ platform: string, state: string }[]>
-  pools: () => { open: number, idle: number, busy: number, total: number, healthy: number }
+  pools: () => { open: number, idle: number, busy: number, total: number, healthy: number, queued: number }
   usageBacklog: () => { queued: number, spilled: number }
 }) {
   new Gauge({
@@ -79,6 +79,12 @@ export function scrapeGauges(read: {
       this.set({ state: 'open' }, p.open)
       this.set({ state: 'idle' }, p.idle)
       this.set({ state: 'busy' }, p.busy)
+    },
+  })
+  new Gauge({
+    name: 'crs_pool_queued_requests', help: 'Requests waiting for an upstream connection (every one up to POOL_MAX_CONNECTIONS busy)', registers: [registry],
+    collect() {
+      this.set(read.pools().queued)
     },
   })
   new Gauge({

@@ -173,15 +173,21 @@ export class PoolManager {
     let healthy = 0
     let open = 0
     let busy = 0
+    let queued = 0
     for (const { pool } of this.entries.values()) {
       if (pool.api.healthy) healthy++
       for (const o of pool.origins.values()) {
         const s = o.stats()
         open += s.open
         busy += s.busy
+        queued += s.queued
       }
     }
-    return { status: healthy === this.entries.size ? 'healthy' as const : 'degraded' as const, total: this.entries.size, healthy, openConnections: open, busyConnections: busy }
+    return {
+      status: healthy === this.entries.size ? 'healthy' as const : 'degraded' as const, total: this.entries.size, healthy, openConnections: open, busyConnections: busy,
+      // Requests waiting for a connection because every one (up to POOL_MAX_CONNECTIONS) is busy.
+      queuedRequests: queued,
+    }
   }
 
   async close(): Promise<void> {

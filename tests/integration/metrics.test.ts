@@ -16,6 +16,10 @@ function parse(text: string): { name: string, labels: Record<string, string>, va
   })
 }
 
+/** The sum of the samples of `name` whose labels include `labels`. */
+const sum = (samples: ReturnType<typeof parse>, name: string, labels: Record<string, string> = {}) =>
+  samples.filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
+
 describe('GET /metrics', () => {
   const upstream = new FakeAnthropic()
   let server: TestServer
@@ -33,8 +37,6 @@ describe('GET /metrics', () => {
     const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
     return { status: res.status, type: res.headers.get('content-type'), text: await res.text() }
   }
-  const sum = (samples: ReturnType<typeof parse>, name: string, labels: Record<string, string> = {}) =>
-    samples.filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
 
   it('needs METRICS_TOKEN or an admin session', async () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
@@ -72,6 +74,7 @@ describe('GET /metrics', () => {
     expect(sum(after, 'crs_accounts', { platform: 'claude', state: 'active' })).toBe(1)
     expect(sum(after, 'crs_pools', { health: 'healthy' })).toBe(1)
     expect(sum(after, 'crs_pool_connections', { state: 'open' })).toBeGreaterThan(0)
+    expect(sum(after, 'crs_pool_queued_requests')).toBe(0)
   })
 
   it('every metric the provisioned Grafana dashboard and compose monitoring profile use exists', async () => {
@@ -87,5 +90,31 @@ describe('GET /metrics', () => {
     const compose = readFileSync('docker-compose.yml', 'utf8')
     expect(compose.match(/profiles: \[monitoring\]/g)).toHaveLength(2)
     expect(readFileSync('deploy/monitoring/prometheus.yml', 'utf8')).toMatch(/metrics_path: \/metrics/)
+  })
+})
+
+describe('a saturated connection pool is visible (issue 13: no hidden queue)', () => {
+  const upstream = new FakeAnthropic()
+  let server: TestServer
+  beforeAll(async () => {
+    await upstream.start()
+    server = await new TestServer({ METRICS_TOKEN, POOL_MAX_CONNECTIONS: '1', POOL_WARM_CONNECTIONS: '1' }).start()
+    await server.createConsoleAccount(upstream.url)
+  })
+  afterAll(async () => {
+    await server?.stop()
+    await upstream.stop()
+  })
+
+  it('a request waiting for the only connection shows in /metrics and /health', async () => {
+    const { apiKey } = await server.createKey({ name: 'queued' })
+    upstream.behaviour.delayMs = 300
+    const send = () => fetch(`${server.url}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: messageBody({ stream: true }) }).then(r => r.text())
+    const both = Promise.all([send(), send()])
+    const queued = async () => sum(parse(await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()), 'crs_pool_queued_requests')
+    await expect.poll(queued).toBe(1)
+    expect(((await (await fetch(`${server.url}/health`)).json()) as { components: { connectionPools: { queuedRequests: number } } }).components.connectionPools.queuedRequests).toBe(1)
+    await both
+    await expect.poll(queued).toBe(0)
   })
 })

@@ -192,6 +192,7 @@ describe('warm connections: opened ahead of the first request', () => {
       status: 'healthy', total: pools.accounts.length, healthy: pools.accounts.length,
       openConnections: pools.accounts.flatMap(a => a.origins).reduce((n, o) => n + o.open, 0),
       busyConnections: pools.accounts.flatMap(a => a.origins).reduce((n, o) => n + o.busy, 0),
+      queuedRequests: 0,
     })
     expect(health.body.components.connectionPools.openConnections).toBeGreaterThanOrEqual(3)
     for (const s of [name, 'carol', '127.0.0.1', String(proxy.port), ...forms(auth.pass)]) expect(health.text).not.toContain(s)
