@@ -26,6 +26,16 @@ const header = (h: Record<string, string | string[] | undefined>, name: string) 
   return Array.isArray(v) ? v[0] : v
 }
 
+/** An upstream error body's `error.message` (first 200 characters; '' when there is none): for admins' state reasons. */
+export function upstreamErrorMessage(body: string): string {
+  try {
+    return String(JSON.parse(body)?.error?.message ?? '').slice(0, 200)
+  }
+  catch {
+    return ''
+  }
+}
+
 /**
  * What an upstream answer says about the account (not the request), from the status code alone —
  * never from the message, which may echo what a key holder sent: 429 → rate limited until
@@ -34,14 +44,7 @@ const header = (h: Record<string, string | string[] | undefined>, name: string) 
  * or 403 is checked with a probe of the relay's own (protocols/anthropic/probe.ts).
  */
 export function stateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, body: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
-  const message = (() => {
-    try {
-      return String(JSON.parse(body)?.error?.message ?? '').slice(0, 200)
-    }
-    catch {
-      return ''
-    }
-  })()
+  const message = upstreamErrorMessage(body)
   const detail = message ? `: ${message}` : ''
   if (status === 429) {
     const reset = Number(header(headers, 'anthropic-ratelimit-unified-reset'))

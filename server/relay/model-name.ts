@@ -3,7 +3,7 @@
  * A name is stored (usage buckets), logged and used as a metric label only once it has this
  * shape, so no caller can make Redis, logs or metrics hold an attacker-chosen blob.
  */
-export const MODEL_NAME_MAX = 100
+const MODEL_NAME_MAX = 100
 const MODEL_NAME = /^[A-Za-z0-9][\w.:@/-]*$/
 
 /** True for a plausible model id: ≤ 100 characters of letters, digits and `_ . : @ / -`. */

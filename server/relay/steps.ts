@@ -159,9 +159,9 @@ const UNPRICED_WARNINGS = 1000
  * requested one when the upstream answered it or the price table knows it, else `other` — so
  * requests that never reached a model cannot add attacker-chosen names to Redis.
  */
-export function recordedModel(answered: string | null, requested: string, confirmed: boolean): string {
+function recordedModel(answered: string | null, requested: string, confirmed: boolean, priced: (model: string) => boolean): string {
   if (answered && isModelName(answered)) return answered
-  if (requested && isModelName(requested) && (confirmed || pricing.knownNow(requested))) return requested
+  if (requested && isModelName(requested) && (confirmed || priced(requested))) return requested
   return requested ? 'other' : 'unknown'
 }
 
@@ -170,11 +170,11 @@ export function recordedModel(answered: string | null, requested: string, confir
  * client left before any answer (with what was seen). Upstream errors only release the lease.
  */
 export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served, requestId: string): Promise<number> {
-  await pricing.table()
-  const model = recordedModel(s.model, requested, s.usage !== null)
+  const table = await pricing.table()
+  const model = recordedModel(s.model, requested, s.usage !== null, m => table.resolve(m) !== null)
   const usage = s.usage ?? emptyUsage()
   const counted = s.usage !== null || (s.outcome === 'aborted' && s.status === 0)
-  const { micros, known } = await pricing.cost(model, usage)
+  const { micros, known } = table.costMicros(model, usage)
   if (counted && !known && !unpricedSeen.has(model) && unpricedSeen.size < UNPRICED_WARNINGS) {
     unpricedSeen.add(model)
     useLogger().warn({ model }, 'model has no price: recorded with cost 0 (add a price in the admin pricing table)')

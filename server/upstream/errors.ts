@@ -1,6 +1,16 @@
 import { redactProxyUrl } from './proxy-url'
 
 /**
+ * What a key holder is told when an account could not be used — nothing about which or why (the
+ * admin's log and the account's state say that).
+ */
+export const ACCOUNT_FAILED = {
+  refresh: 'An upstream account could not refresh its credentials; try again (the admin can see the cause).',
+  setup: 'An upstream account could not be used; try again (the admin can see the cause).',
+  connection: 'The upstream account\'s connection failed; try again (the admin can see the cause).',
+} as const
+
+/**
  * A failure before any upstream response, protocol-neutral (each protocol renders its shape).
  * `message` is for the key holder (what happened, nothing about the account or its proxy);
  * `detail` is for admins (account state reason, logs) and names the proxy, password redacted.
@@ -23,7 +33,7 @@ export function classifyUpstreamError(err: unknown, proxy: string | null): Upstr
     const where = redactProxyUrl(proxy)
     const text = `${e.message ?? ''} ${e.cause?.message ?? ''}`
     const socks = e.name === 'SocksClientError' || e.cause?.name === 'SocksClientError'
-    const message = 'The upstream account\'s connection failed; try again (the admin can see the cause).'
+    const message = ACCOUNT_FAILED.connection
     if (/authentication failed|Proxy response \((401|407)\)/i.test(text)) {
       return { status: 502, message, detail: `Proxy ${where} refused the account's credentials.`, proxyFault: true }
     }

@@ -57,23 +57,15 @@ export class UsageJournal {
   }
 
   /** Write a record now, or keep it for later when Redis does not answer (or older ones wait). */
-  async submit(e: UsageEvent): Promise<'written' | 'queued'> {
-    if (this.closed || this.queue.length || this.spilled) {
-      this.enqueue({ e, retry: false })
-      return 'queued'
-    }
+  async submit(e: UsageEvent): Promise<void> {
+    if (this.closed || this.queue.length || this.spilled) return this.enqueue({ e, retry: false })
     try {
       await this.write(e, false)
-      return 'written'
     }
     catch (err) {
-      if (!this.o.isOutage(err)) {
-        this.o.onDrop(e, err)
-        return 'written'
-      }
+      if (!this.o.isOutage(err)) return this.o.onDrop(e, err)
       // No answer: the script may have run. Its retry looks for the request id first.
       this.enqueue({ e, retry: true })
-      return 'queued'
     }
   }
 

@@ -13,7 +13,7 @@ export const emptyUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cache
  * The most tokens one count of one request can plausibly hold (no model reads or writes more than
  * a few million): an upstream's larger, negative or non-integer figure is ignored, not recorded.
  */
-export const MAX_TOKEN_COUNT = 50_000_000
+const MAX_TOKEN_COUNT = 50_000_000
 
 /** True for a plausible token count from an upstream answer. */
 export const isTokenCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_COUNT

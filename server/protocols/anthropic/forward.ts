@@ -5,7 +5,7 @@ import { stateFromFailure, stateFromResponse } from '../../accounts/state'
 import type { SessionRef } from '../../accounts/sticky'
 import { useConfig } from '../../config'
 import { useLogger } from '../../logging'
-import { classifyUpstreamError } from '../../upstream/errors'
+import { ACCOUNT_FAILED, classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { sseErrorEvent } from './errors'
@@ -24,8 +24,6 @@ const responseHeaders = headerAllowList(['content-type', 'request-id', 'retry-af
 /** Statuses that may say something about the account rather than the request (read before relaying). */
 const ACCOUNT_STATUSES = new Set([401, 403, 429, 500, 502, 503, 504, 529])
 const MAX_ERROR_BODY = 64 * 1024
-/** What a key holder is told when an account's token could not be refreshed (the token log says why). */
-const REFRESH_FAILED = 'An upstream account could not refresh its credentials; try again (the admin can see the cause).'
 
 export type { Outcome } from '../../upstream/stream'
 
@@ -134,7 +132,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
     }
     catch {
       // The account is marked `error` by the refresh (its log says why); try the next one.
-      last = new AnthropicError(502, 'api_error', REFRESH_FAILED)
+      last = new AnthropicError(502, 'api_error', ACCOUNT_FAILED.refresh)
       account = await claudeAccounts.pickFor(key, tried, session)
       continue
     }
@@ -170,7 +168,7 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
         continue
       }
       catch {
-        last = new AnthropicError(502, 'api_error', REFRESH_FAILED)
+        last = new AnthropicError(502, 'api_error', ACCOUNT_FAILED.refresh)
         account = await claudeAccounts.pickFor(key, tried, session)
         continue
       }

@@ -1,6 +1,6 @@
 import { request } from 'undici'
 import { claudeAccounts, type ClaudeAccount } from '../../accounts'
-import type { AccountStateRecord } from '../../accounts/state'
+import { type AccountStateRecord, upstreamErrorMessage } from '../../accounts/state'
 import { useConfig } from '../../config'
 import { accountAuthHeaders, baseUrl, upstreamUrl } from './forward'
 
@@ -9,7 +9,7 @@ const PROBE_BODY = JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ rol
 const PROBE_TIMEOUT_MS = 10_000
 
 /** True when Anthropic refuses the account itself (401/403) for a request of the relay's own. */
-export async function refusesAccount(account: ClaudeAccount): Promise<boolean> {
+async function refusesAccount(account: ClaudeAccount): Promise<boolean> {
   const cfg = useConfig()
   try {
     const res = await request(upstreamUrl(baseUrl(account, cfg.claude.apiUrl), '/v1/messages/count_tokens'), {
@@ -32,11 +32,7 @@ export async function refusesAccount(account: ClaudeAccount): Promise<boolean> {
  */
 export async function confirmedByProbe(account: ClaudeAccount, status: 401 | 403, answer: Buffer, now = Date.now()): Promise<AccountStateRecord | null> {
   if (!await refusesAccount(account)) return null
-  let message = ''
-  try {
-    message = String(JSON.parse(answer.toString('utf8'))?.error?.message ?? '').slice(0, 200)
-  }
-  catch { /* not JSON */ }
+  const message = upstreamErrorMessage(answer.toString('utf8'))
   const detail = `${message ? `: ${message}` : ''} (confirmed by the relay's own probe)`
   return status === 401
     ? { state: 'error', reason: `upstream refused the account's credentials (401)${detail}`, since: now, until: 0 }

@@ -11,7 +11,7 @@ import { keepLease } from '../../keys/admission'
 import { useLogger } from '../../logging'
 import { admitOrFail, authenticate, checkModelName, logRequest, readJsonBody, recordRequest, relayRequest, releaseAdmission } from '../../relay/steps'
 import { useRedis } from '../../store/redis'
-import { classifyUpstreamError } from '../../upstream/errors'
+import { ACCOUNT_FAILED, classifyUpstreamError } from '../../upstream/errors'
 import { headerAllowList } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
 import { CodeAssistSetupError, CodeAssistUnwrapper, internalBody, type InternalParts, internalParts, onboardedAnswer, projectFor, unwrapJson, wrapRequest } from './code-assist'
@@ -73,15 +73,15 @@ async function upstreamFor(ctx: Ctx, account: Account): Promise<Upstream> {
   h.authorization = `Bearer ${account.oauth?.accessToken ?? ''}`
   h['content-type'] = 'application/json'
   const base = cfg.gemini.codeAssistUrl.replace(/\/+$/, '')
+  if (route.kind !== 'internal' && route.kind !== 'generate') throw new Error('unreachable: model listing is answered locally for OAuth accounts')
+  // Every Code Assist call runs in the account's project (countTokens takes none).
+  const project = route.method === 'countTokens' ? '' : await projectFor(account)
   if (route.kind === 'internal') {
-    // Gemini CLI's own calls: the relay builds each body; the project is always the account's.
-    const project = route.method === 'countTokens' ? '' : await projectFor(account)
+    // Gemini CLI's own calls: the relay builds each body.
     if (route.method === 'onboardUser') return { local: Buffer.from(JSON.stringify(onboardedAnswer(project))) }
     const body = Buffer.from(JSON.stringify(internalBody(route.method, ctx.internal!, project)))
     return { url: `${base}/v1internal:${route.method}${ctx.query}`, headers: h, body, method: 'POST', translate: null }
   }
-  if (route.kind !== 'generate') throw new Error('unreachable: model listing is answered locally for OAuth accounts')
-  const project = route.method === 'countTokens' ? '' : await projectFor(account)
   const stream = route.method === 'streamGenerateContent'
   const body = Buffer.from(JSON.stringify(wrapRequest(route.method, route.model, project, ctx.json)))
   return {
@@ -125,7 +125,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
     catch (err) {
       if (err instanceof CodeAssistSetupError) await geminiAccounts.setState(account.id, stateFromFailure(err.message, cfg.accountStates))
       useLogger().warn({ accountId: account.id, reason: (err as Error).message }, 'gemini account could not be used, trying another account')
-      last = new GoogleError(502, 'An upstream account could not be used; try again (the admin can see the cause).')
+      last = new GoogleError(502, ACCOUNT_FAILED.setup)
       account = await pick(tried)
       continue
     }
@@ -160,7 +160,7 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
         continue
       }
       catch {
-        last = new GoogleError(502, 'An upstream account could not refresh its credentials; try again (the admin can see the cause).')
+        last = new GoogleError(502, ACCOUNT_FAILED.refresh)
         account = await pick(tried)
         continue
       }
