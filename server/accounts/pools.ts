@@ -1,5 +1,7 @@
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
+import { observeConnectionWait } from '../metrics'
+import { onConnectionWait } from '../upstream/pool'
 import { PoolManager, type PooledAccount } from '../upstream/pool-manager'
 import type { Account } from './store'
 
@@ -10,6 +12,7 @@ export function usePools(): PoolManager {
   if (!manager) {
     const cfg = useConfig()
     manager = new PoolManager({ ...cfg.pools, caFile: cfg.upstreamCaFile }, (level, fields, msg) => useLogger()[level](fields, msg))
+    onConnectionWait(observeConnectionWait)
   }
   return manager
 }

@@ -18,6 +18,8 @@ const cost = new Counter({ name: 'crs_cost_usd_total', help: 'Cost in USD', labe
 const aborted = new Counter({ name: 'crs_requests_aborted_total', help: 'Requests that ended before the answer did', labelNames: ['platform'], registers: [registry] })
 const refreshes = new Counter({ name: 'crs_token_refreshes_total', help: 'OAuth token refreshes', labelNames: ['platform', 'result'], registers: [registry] })
 const redisOps = new Histogram({ name: 'crs_redis_op_seconds', help: 'Redis calls on the request path', labelNames: ['op'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] })
+const connectionWait = new Histogram({ name: 'crs_upstream_connection_wait_seconds', help: 'Time requests that had to wait for an upstream connection waited (a new connection opening, or the pool at its ceiling)', buckets, registers: [registry] })
+export const observeConnectionWait = (ms: number) => connectionWait.observe(ms / 1000)
 export const activeRelays = new Gauge({ name: 'crs_active_requests', help: 'Relayed requests in flight (streams included)', registers: [registry] })
 export const activeLeases = new Gauge({ name: 'crs_concurrency_leases', help: 'Concurrency leases held by this process', registers: [registry] })
 

@@ -200,6 +200,8 @@ export interface RequestLogLine {
   status: number
   attempts: number
   ttfbMs: number | null
+  /** ms spent waiting for an upstream connection (0: one was free). */
+  connectionWaitMs: number
   startedAt: Date
   usage: Usage | null
   costMicros: number | null
@@ -214,7 +216,7 @@ export function logRequest(l: RequestLogLine): void {
   observeRequest({ ...l, model: pricing.knownNow(l.model) ? l.model : 'other', durationMs, aborted: l.outcome !== 'done' })
   useLogger().info({
     reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: isModelName(l.model) ? l.model : 'other', stream: l.stream,
-    status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, durationMs,
+    status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, connWaitMs: Math.round(l.connectionWaitMs), durationMs,
     tokens: u ? { input: u.inputTokens, output: u.outputTokens, cacheCreate: u.cacheCreate5m + u.cacheCreate1h, cacheRead: u.cacheRead } : null,
     costMicros: l.costMicros, aborted: l.outcome !== 'done',
   }, 'request')

@@ -16,6 +16,19 @@ export interface PoolOptions {
   backoffMaxMs: number
 }
 
+/**
+ * A dispatch option the pools understand (undici passes unknown request options through to
+ * `dispatch`): when a request has to wait for a connection — a new one being opened, or a busy
+ * one when the pool is at its ceiling — the wait is added to `connectionWaitMs`.
+ */
+export interface WaitReport { connectionWaitMs: number }
+
+/** Called with each wait (ms) a request spent for a connection; the metrics module observes it. */
+let observeWait: (ms: number) => void = () => {}
+export const onConnectionWait = (fn: (ms: number) => void) => {
+  observeWait = fn
+}
+
 export type PoolEvent = 'connected' | 'disconnected' | 'error' | 'reconnected'
 export type PoolListener = (event: PoolEvent, detail: { origin: string, error?: string, handshakeMs?: number }) => void
 
@@ -218,6 +231,8 @@ export class OriginPool {
     }
     pick ??= this.slots.reduce((a, b) => (b.client.stats.size < a.client.stats.size ? b : a))
     pick.lastActive = Date.now()
+    // Free and connected (or holding a ready socket) starts now; anything else waits: time it.
+    if (pick.busy || !pick.open) handler = timedUntilConnected(handler, (opts as { waitReport?: WaitReport }).waitReport)
     return pick.client.dispatch(opts, handler)
   }
 
@@ -318,6 +333,36 @@ export class AccountPool extends Dispatcher {
     await this.close()
   }
 }
+
+/**
+ * The handler a waiting request is dispatched with: the same handler (every method bound to it,
+ * so its own state stays on it), except that being handed a connection reports the wait. Only
+ * requests that wait pay for this object.
+ */
+function timedUntilConnected(handler: Dispatcher.DispatchHandler, report: WaitReport | undefined): Dispatcher.DispatchHandler {
+  const t0 = performance.now()
+  const h = handler as unknown as Record<string, unknown>
+  const timed: Record<string, unknown> = {}
+  for (const name of HANDLER_METHODS) {
+    const fn = h[name]
+    if (typeof fn === 'function') timed[name] = fn.bind(handler)
+  }
+  const connected = (start: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
+    const ms = performance.now() - t0
+    if (report) report.connectionWaitMs += ms
+    observeWait(ms)
+    return start(...args)
+  }
+  // Legacy handlers (undici's own `request`) learn of their connection in onConnect; new-style ones in onRequestStart.
+  if (timed.onRequestStart) timed.onRequestStart = connected(timed.onRequestStart as (...args: unknown[]) => unknown)
+  else if (timed.onConnect) timed.onConnect = connected(timed.onConnect as (...args: unknown[]) => unknown)
+  return timed
+}
+
+const HANDLER_METHODS = [
+  'onConnect', 'onUpgrade', 'onHeaders', 'onData', 'onComplete', 'onError', 'onResponseStarted', 'onBodySent', 'onRequestSent',
+  'onRequestStart', 'onRequestUpgrade', 'onResponseStart', 'onResponseData', 'onResponseEnd', 'onResponseError',
+] as const
 
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms).unref())
 

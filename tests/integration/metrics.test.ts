@@ -9,7 +9,7 @@ const METRICS_TOKEN = 'metrics-token-0123456789abcdef'
 /** Parse Prometheus text: `name{labels} value` per sample (comments skipped); throws on a bad line. */
 function parse(text: string): { name: string, labels: Record<string, string>, value: number }[] {
   return text.split('\n').filter(l => l && !l.startsWith('#')).map((l) => {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (-?[\d.e+-]+|NaN|\+Inf|-Inf)$/.exec(l)
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (-?[\d.e+-]+|NaN|\+Inf|-Inf)$/i.exec(l)
     if (!m) throw new Error(`not Prometheus text: ${l}`)
     const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(x => [x[1]!, x[2]!]))
     return { name: m[1]!, labels, value: Number(m[3]) }
@@ -98,7 +98,7 @@ describe('a saturated connection pool is visible (issue 13: no hidden queue)', (
   let server: TestServer
   beforeAll(async () => {
     await upstream.start()
-    server = await new TestServer({ METRICS_TOKEN, POOL_MAX_CONNECTIONS: '1', POOL_WARM_CONNECTIONS: '1' }).start()
+    server = await new TestServer({ METRICS_TOKEN, POOL_MAX_CONNECTIONS: '1', POOL_WARM_CONNECTIONS: '1', LOG_LEVEL: 'info' }).start()
     await server.createConsoleAccount(upstream.url)
   })
   afterAll(async () => {
@@ -116,5 +116,13 @@ describe('a saturated connection pool is visible (issue 13: no hidden queue)', (
     expect(((await (await fetch(`${server.url}/health`)).json()) as { components: { connectionPools: { queuedRequests: number } } }).components.connectionPools.queuedRequests).toBe(1)
     await both
     await expect.poll(queued).toBe(0)
+    // The wait shows: one request waited (about the first stream's length), in /metrics and in its log line.
+    const m = parse(await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text())
+    expect(sum(m, 'crs_upstream_connection_wait_seconds_count')).toBe(1)
+    expect(sum(m, 'crs_upstream_connection_wait_seconds_sum')).toBeGreaterThan(0.5)
+    const waits = server.output.split('\n').filter(l => l.includes('"msg":"request"')).map(l => (JSON.parse(l) as { connWaitMs: number }).connWaitMs)
+    expect(waits).toHaveLength(2)
+    expect(Math.min(...waits)).toBeLessThan(100)
+    expect(Math.max(...waits)).toBeGreaterThan(500)
   })
 })

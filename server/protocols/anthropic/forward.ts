@@ -37,6 +37,8 @@ export interface Finished {
   attempts: number
   /** ms from the request's start to the response headers (null: none sent). */
   ttfbMs: number | null
+  /** ms the attempts waited for an upstream connection (the pool fills it in: `waitReport`). */
+  connectionWaitMs: number
 }
 
 /** `{apiUrl}{path}`; an apiUrl that already ends in /v1/messages is taken as the base. Keeps `?beta=true`. */
@@ -142,7 +144,8 @@ export async function forwardWithFailover(req: IncomingMessage, res: ServerRespo
       up = await request(upstreamUrl(baseUrl(account, cfg.claude.apiUrl), path, req.url), {
         method: 'POST', headers: upstreamHeaders(req, account, raw.length), body: raw, signal: ac.signal,
         dispatcher: claudeAccounts.dispatcherFor(account), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
-      })
+        waitReport: done,
+      } as Parameters<typeof request>[1])
     }
     catch (err) {
       if (ac.signal.aborted) return

@@ -56,7 +56,7 @@ async function relayTracked(event: H3Event, opts: RelayOptions, requestId: strin
   // count_tokens is free upstream: it holds a lease (and checks expiry) but is neither counted nor recorded.
   const admission = await admitOrFail(key, fail, opts.record ? 'spend' : 'lease')
   const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
-  const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0, ttfbMs: null }
+  const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0, ttfbMs: null, connectionWaitMs: 0 }
   try {
     await forwardWithFailover(req, res, { key, session, first: account, raw, path: opts.path, record: opts.record }, done)
   }
@@ -70,7 +70,7 @@ async function relayTracked(event: H3Event, opts: RelayOptions, requestId: strin
     if (!opts.record) await releaseAdmission(key, admission)
     logRequest({
       ...served, requestId, platform: 'claude', route: opts.path, keyId: key.id, model: served.model ?? requested,
-      stream: json.stream === true, attempts: done.attempts, ttfbMs: done.ttfbMs, costMicros,
+      stream: json.stream === true, attempts: done.attempts, ttfbMs: done.ttfbMs, connectionWaitMs: done.connectionWaitMs, costMicros,
     })
   }
 }

@@ -97,6 +97,8 @@ interface Finished {
   status: number
   startedAt: Date
   ttfbMs: number | null
+  /** ms the attempts waited for an upstream connection (the pool fills it in: `waitReport`). */
+  connectionWaitMs: number
   attempts: number
   /** pump() relays a tapped body as is and closes it itself (after reading on for the usage). */
   pumpOwnsBody?: boolean
@@ -136,7 +138,8 @@ async function forward(ctx: Ctx, first: Account, pick: (tried: ReadonlySet<strin
       r = await request(up.url, {
         method: up.method, headers: up.headers, body: up.method === 'POST' ? up.body : undefined, signal: ctx.signal,
         dispatcher: geminiAccounts.dispatcherFor(account), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
-      })
+        waitReport: done,
+      } as Parameters<typeof request>[1])
     }
     catch (err) {
       if (ctx.signal.aborted) return
@@ -285,7 +288,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   const admission = await admitOrFail(key, googleFail, record ? 'spend' : 'lease')
   const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
   const ac = new AbortController()
-  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, attempts: 0 }
+  const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, connectionWaitMs: 0, attempts: 0 }
   res.once('close', () => {
     if (!res.writableFinished && !done.pumpOwnsBody) ac.abort()
   })
@@ -305,7 +308,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
     logRequest({
       ...served, requestId, platform: 'gemini', route: route.kind === 'internal' ? `v1internal:${route.method}` : `${route.kind}:${route.kind === 'generate' ? route.method : ''}`,
       keyId: key.id, model: served.model ?? model, stream: route.kind !== 'models' && route.kind !== 'model' && route.method === 'streamGenerateContent',
-      attempts: done.attempts, ttfbMs: done.ttfbMs, costMicros,
+      attempts: done.attempts, ttfbMs: done.ttfbMs, connectionWaitMs: done.connectionWaitMs, costMicros,
     })
   }
 }
