@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # ── build ──────────────────────────────────────────────────────────────────────
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 ENV NUXT_TELEMETRY_DISABLED=1
 COPY package.json package-lock.json ./
@@ -10,7 +10,7 @@ RUN npx nuxt build
 
 # ── runtime: the self-contained .output (server, web console, and the bundled CLI in .output/cli)
 #    plus the start script, as a non-root user ──
-FROM node:20-slim
+FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \

@@ -4,8 +4,10 @@ import { LogRing } from './ring'
 import { LogWatcher, type WatcherState } from './watcher'
 
 // Values under these paths are replaced before a line is written: headers that carry keys or
-// tokens, and any field named like a secret, at any of the first two levels.
+// tokens, any field named like a secret at any of the first two levels, and the arguments of a
+// failed Redis command (ioredis puts them on its errors: key names, usage entries).
 const REDACT = [
+  'err.command',
   'headers.authorization', 'headers["x-api-key"]', 'headers["x-goog-api-key"]', 'headers.cookie',
   'apiKey', '*.apiKey', 'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken',
   'password', '*.password', 'token', '*.token', 'proxy', '*.proxy',

@@ -36,13 +36,14 @@ export function createRedis(cfg: Config['redis']): Redis {
   return defineScripts(cfg.url && !cfg.sentinels ? new Redis(cfg.url, opts) : new Redis(opts))
 }
 
-// ioredis' words for "no answer": a timeout, a closed or unwritable connection, retries used up.
-const OUTAGE = /Command timed out|Connection is closed|Stream isn't writeable|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|READONLY|MASTERDOWN|TRYAGAIN/i
+// ioredis' words for "no answer": a timeout, a closed or unwritable connection, a command of a
+// pipeline (scripts run in one) cut by the connection closing, retries used up.
+const OUTAGE = /Command timed out|Connection is closed|Command aborted due to connection close|Stream isn't writeable|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|READONLY|MASTERDOWN|TRYAGAIN/i
 
 /** True when an error means Redis did not answer (down, paused, restarting, failing over) — not a bug. */
 export function isStoreOutage(err: unknown): boolean {
   const e = err as { name?: string, message?: string } | null
-  return !!e && (e.name === 'MaxRetriesPerRequestError' || OUTAGE.test(e.message ?? ''))
+  return !!e && (e.name === 'MaxRetriesPerRequestError' || e.name === 'AbortError' || OUTAGE.test(e.message ?? ''))
 }
 
 /** True when the client has a live connection (false while reconnecting). */
