@@ -40,7 +40,7 @@ export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastU
  * picking an account costs no Redis round trip. `maxAgeMs` bounds staleness if an
  * invalidation message is lost.
  */
-export class AccountPool<T extends Schedulable> {
+export class AccountRoster<T extends Schedulable> {
   private accounts: T[] | null = null
   private loading: Promise<T[]> | null = null
   private loadedAt = 0

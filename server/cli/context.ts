@@ -72,8 +72,8 @@ export class CliContext {
   }
 
   /**
-   * Tell running servers to drop their cached copy, with the messages the server's own services
-   * publish: `api_key:{id}`, `{platform}_account:{id}`, `{platform}_account_state:{id}`.
+   * Tell running servers to drop their cached copy: a message built by `invalidation` (the
+   * server's own services publish the same ones).
    */
   async invalidate(message: string): Promise<void> {
     const redis = await this.redis()

@@ -1,9 +1,9 @@
 import type Redis from 'ioredis'
 import { decryptSecret, encryptSecret } from '../crypto'
-import { rk } from '../store/keys'
+import { invalidation, rk } from '../store/keys'
 import { CliError } from './args'
 import { type DataFile, fingerprint, type Secrets } from './data-format'
-import { ENCRYPTED_ACCOUNT_FIELDS, searchText } from './integrity'
+import { ENCRYPTED_ACCOUNT_FIELDS, searchTextOf } from './integrity'
 
 /** What an import wrote (and which running-server caches it must invalidate). */
 export interface ImportSummary {
@@ -46,7 +46,7 @@ async function writeKeys(redis: Redis, keys: DataFile['apiKeys'], now: number): 
     tx.del(rk.apiKey(id)).hset(rk.apiKey(id), record)
     if (record.hash) tx.set(rk.apiKeyHash(record.hash), id)
     tx.zadd(rk.apiKeyIndex(), indexScore ?? (Date.parse(record.createdAt ?? '') || now), id)
-    tx.hset(rk.apiKeySearch(), id, search ?? searchText(record))
+    tx.hset(rk.apiKeySearch(), id, search ?? searchTextOf(record))
     await tx.exec()
   }
 }
@@ -127,7 +127,7 @@ export async function importData(redis: Redis, file: DataFile, secrets: Secrets,
   if (Object.keys(file.lastUsed).length) await redis.hset(rk.lastUsed(), file.lastUsed)
   const usage = await writeUsage(redis, file, now)
   const invalidate = [
-    ...file.apiKeys.map(k => `api_key:${k.id}`), ...file.accounts.map(a => `${a.platform}_account:${a.id}`), ...(overrides ? ['pricing'] : []),
+    ...file.apiKeys.map(k => invalidation.apiKey(k.id)), ...file.accounts.map(a => invalidation.account(a.platform, a.id)), ...(overrides ? [invalidation.pricing()] : []),
   ]
   const accounts = { claude: file.accounts.filter(a => a.platform === 'claude').length, gemini: file.accounts.filter(a => a.platform === 'gemini').length }
   return { apiKeys: file.apiKeys.length, accounts, admins: file.admins.length, pricingOverrides: overrides, usageKeys: usage.written, usageExpired: usage.expired, invalidate, warnings }

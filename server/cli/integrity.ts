@@ -1,8 +1,8 @@
 import type Redis from 'ioredis'
 import type { Platform } from '../accounts/store'
 import { decryptSecret } from '../crypto'
-import { fromHash } from '../keys/records'
-import { rk } from '../store/keys'
+import { fromHash, searchText } from '../keys/records'
+import { invalidation, rk } from '../store/keys'
 import { scanKeys } from './scan'
 
 /** One thing wrong in Redis; `fix` is set when the repair is safe (loses nothing that still means something). */
@@ -44,10 +44,10 @@ async function hashes(redis: Redis, keys: string[]): Promise<Record<string, stri
   return ((await pipe.exec()) ?? []).map(([err, v]) => (err ? {} : v as Record<string, string>))
 }
 
-/** An API key's `api_key_search` entry from its stored hash, as server/keys/records.ts builds it ("name\ttags" lower-cased). */
-export const searchText = (h: Record<string, string>) => {
+/** An API key's `api_key_search` entry from its stored hash (the server's own builder). */
+export const searchTextOf = (h: Record<string, string>) => {
   const r = fromHash(h)
-  return r ? `${r.name}\t${r.tags.join(',')}`.toLowerCase() : ''
+  return r ? searchText(r) : ''
 }
 
 /** API keys: record ↔ `api_key_hash:*` pointer ↔ `api_key_index` ↔ `api_key_search`. */
@@ -66,9 +66,9 @@ async function checkApiKeys(redis: Redis, all: string[], out: Problem[]): Promis
   for (const [hash, target] of ptrs) {
     const rec = records.has(target) ? recs[records.get(target)!]! : null
     const key = rk.apiKeyHash(hash)
-    if (!rec) add(key, `points at API key ${target || '(empty)'}, which does not exist`, del(key, `api_key:${target}`))
+    if (!rec) add(key, `points at API key ${target || '(empty)'}, which does not exist`, del(key, invalidation.apiKey(target)))
     // A pointer another record claims is reported (and repaired) from that record's side below.
-    else if (rec.hash !== hash && !claimedBy.has(hash)) add(key, `points at API key ${target}, whose hash is different (a stale pointer)`, del(key, `api_key:${target}`))
+    else if (rec.hash !== hash && !claimedBy.has(hash)) add(key, `points at API key ${target}, whose hash is different (a stale pointer)`, del(key, invalidation.apiKey(target)))
   }
   ids.forEach((id, i) => {
     const h = recs[i]!
@@ -77,14 +77,14 @@ async function checkApiKeys(redis: Redis, all: string[], out: Problem[]): Promis
     const ptr = h.hash ? rk.apiKeyHash(h.hash) : ''
     const pointsAt = h.hash ? ptrs.get(h.hash) : undefined
     if (!h.hash) add(key, 'record has no hash field: no client key can authenticate as it')
-    else if (pointsAt === undefined) add(key, `its pointer ${ptr} is missing: clients using the key get 401`, setFix(`re-created ${ptr}`, r => r.set(ptr, id, 'NX'), `api_key:${id}`))
+    else if (pointsAt === undefined) add(key, `its pointer ${ptr} is missing: clients using the key get 401`, setFix(`re-created ${ptr}`, r => r.set(ptr, id, 'NX'), invalidation.apiKey(id)))
     else if (pointsAt !== id) {
       // Repairable when the other key's record does not hold this hash (or is gone): the pointer is stale.
       const stale = !records.has(pointsAt) || recs[records.get(pointsAt)!]!.hash !== h.hash
-      add(key, `its pointer ${ptr} names API key ${pointsAt} instead`, stale ? setFix(`pointed ${ptr} at ${id}`, r => r.set(ptr, id), `api_key:${id}`) : undefined)
+      add(key, `its pointer ${ptr} names API key ${pointsAt} instead`, stale ? setFix(`pointed ${ptr} at ${id}`, r => r.set(ptr, id), invalidation.apiKey(id)) : undefined)
     }
     if (!index.has(id)) add(key, `missing from ${rk.apiKeyIndex()}: admin lists do not show it`, setFix(`added ${id} to ${rk.apiKeyIndex()}`, r => r.zadd(rk.apiKeyIndex(), Date.parse(h.createdAt ?? '') || Date.now(), id)))
-    if (search[id] === undefined) add(key, `missing from ${rk.apiKeySearch()}: searches do not find it`, setFix(`added ${id} to ${rk.apiKeySearch()}`, r => r.hset(rk.apiKeySearch(), id, searchText(h))))
+    if (search[id] === undefined) add(key, `missing from ${rk.apiKeySearch()}: searches do not find it`, setFix(`added ${id} to ${rk.apiKeySearch()}`, r => r.hset(rk.apiKeySearch(), id, searchTextOf(h))))
   })
   for (const id of index) {
     if (!records.has(id)) add(rk.apiKeyIndex(), `lists ${id}, which has no record`, setFix(`removed ${id} from ${rk.apiKeyIndex()}`, r => r.zrem(rk.apiKeyIndex(), id)))
@@ -108,7 +108,7 @@ async function checkAccounts(redis: Redis, all: string[], encKey: string, out: P
     ids.forEach((id, i) => {
       const key = rk.account(platform, id)
       const h = recs[i]!
-      if (!index.has(id)) add(key, `missing from ${rk.accountIndex(platform)}: the scheduler never uses it`, setFix(`added ${id} to ${rk.accountIndex(platform)}`, r => r.sadd(rk.accountIndex(platform), id), `${platform}_account:${id}`))
+      if (!index.has(id)) add(key, `missing from ${rk.accountIndex(platform)}: the scheduler never uses it`, setFix(`added ${id} to ${rk.accountIndex(platform)}`, r => r.sadd(rk.accountIndex(platform), id), invalidation.account(platform, id)))
       for (const field of ENCRYPTED_ACCOUNT_FIELDS) {
         if (!h[field]) continue
         try {

@@ -1,6 +1,6 @@
 import { useConfig } from '../config'
 import { publish, subscribe, useRedis } from '../store/redis'
-import { channels } from '../store/keys'
+import { channels, invalidation, parseInvalidation } from '../store/keys'
 import { ApiKeyCache } from './cache'
 import * as records from './records'
 
@@ -13,7 +13,8 @@ function useCache(): ApiKeyCache {
     cache = new ApiKeyCache(useConfig().relay.apiKeyCacheMs)
     // Other instances announce changes here; our own changes invalidate synchronously as well.
     subscribe(channels.invalidate, (msg) => {
-      if (msg.startsWith('api_key:')) cache!.invalidate(msg.slice('api_key:'.length))
+      const m = parseInvalidation(msg)
+      if (m?.kind === 'apiKey') cache!.invalidate(m.id)
     })
   }
   return cache
@@ -21,7 +22,7 @@ function useCache(): ApiKeyCache {
 
 async function changed(id: string): Promise<void> {
   useCache().invalidate(id)
-  await publish(channels.invalidate, `api_key:${id}`)
+  await publish(channels.invalidate, invalidation.apiKey(id))
 }
 
 /** Why a key cannot be used, or null when it can (activation expiry is checked at admission). */

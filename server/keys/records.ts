@@ -104,9 +104,11 @@ export function fromHash(h: Record<string, string>, lastUsedAt: string | null = 
   return r as unknown as ApiKeyRecord
 }
 
-// Small search index: id → "name\ttag1,tag2" lower-cased, so listing can filter 10,000 keys
-// with one HGETALL of this hash instead of reading every record.
-const searchText = (r: Pick<ApiKeySettings, 'name' | 'tags'>) => `${r.name}\t${r.tags.join(',')}`.toLowerCase()
+/**
+ * A key's entry in the small search index (`api_key_search`: id → "name\ttag1,tag2" lower-cased),
+ * so listing can filter 10,000 keys with one HGETALL instead of reading every record.
+ */
+export const searchText = (r: Pick<ApiKeySettings, 'name' | 'tags'>) => `${r.name}\t${r.tags.join(',')}`.toLowerCase()
 
 /** Create a key; returns the record and the plaintext key (shown to the admin once). */
 export async function createApiKey(redis: Redis, salt: string, input: ApiKeyInput): Promise<{ record: ApiKeyRecord, apiKey: string }> {

@@ -50,3 +50,33 @@ export const rk = {
 export const channels = {
   invalidate: 'events:invalidate',
 } as const
+
+type Platform = 'claude' | 'gemini'
+
+/**
+ * The messages on `channels.invalidate`: what changed, so every instance drops its cached copy.
+ * Servers, the CLI and the data tools build them here and nowhere else.
+ */
+export const invalidation = {
+  /** An API key's record (the key cache). */
+  apiKey: (id: string) => `api_key:${id}`,
+  /** An account's record: the scheduler's copy reloads and its connection pool is rebuilt. */
+  account: (platform: Platform, id: string) => `${platform}_account:${id}`,
+  /** An account's state, token or project: the scheduler's copy reloads; warm connections stay. */
+  accountState: (platform: Platform, id: string) => `${platform}_account_state:${id}`,
+  /** The admin price overrides. */
+  pricing: () => 'pricing',
+} as const
+
+export type Invalidation
+  = | { kind: 'apiKey', id: string }
+    | { kind: 'account' | 'accountState', platform: Platform, id: string }
+    | { kind: 'pricing' }
+
+/** What a message on `channels.invalidate` says; null for one this version does not know. */
+export function parseInvalidation(msg: string): Invalidation | null {
+  if (msg === 'pricing') return { kind: 'pricing' }
+  if (msg.startsWith('api_key:')) return { kind: 'apiKey', id: msg.slice(8) }
+  const m = /^(claude|gemini)_account(_state)?:(.+)$/.exec(msg)
+  return m ? { kind: m[2] ? 'accountState' : 'account', platform: m[1] as Platform, id: m[3]! } : null
+}

@@ -1,13 +1,11 @@
 import { createError } from 'h3'
 import type Redis from 'ioredis'
 import { useLogger } from '../logging'
-import { channels, rk } from '../store/keys'
+import { channels, invalidation, parseInvalidation, rk } from '../store/keys'
 import { publish, subscribe, useRedis } from '../store/redis'
 import { type Cost, overrideProblem, type PriceFields, type PriceListItem, PriceTable } from './pricing'
 import type { Usage } from './types'
 
-/** The message on `channels.invalidate` that makes every instance rebuild its price table. */
-const INVALIDATE_MESSAGE = 'pricing'
 // Safety net for a pub/sub message missed while the subscriber reconnects: rebuild at least this often.
 const MAX_AGE_MS = 5 * 60_000
 
@@ -55,7 +53,7 @@ function rebuild(): Promise<PriceTable> {
 
 async function changed(): Promise<void> {
   invalidate()
-  await publish(channels.invalidate, INVALIDATE_MESSAGE)
+  await publish(channels.invalidate, invalidation.pricing())
 }
 
 /** The current table: built once from the shipped JSON and the Redis overrides, cached until invalidated. */
@@ -63,7 +61,7 @@ function table(): Promise<PriceTable> {
   if (!subscribed) {
     subscribed = true
     subscribe(channels.invalidate, (msg) => {
-      if (msg === INVALIDATE_MESSAGE) invalidate()
+      if (parseInvalidation(msg)?.kind === 'pricing') invalidate()
     })
   }
   if (current && Date.now() - current.builtAt < MAX_AGE_MS) return Promise.resolve(current.table)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AccountPool, pickAccount, type Schedulable } from '../../server/accounts/scheduler'
+import { AccountRoster, pickAccount, type Schedulable } from '../../server/accounts/scheduler'
 
 const acc = (id: string, priority = 50, isActive = true): Schedulable => ({ id, priority, isActive })
 const T0 = 1_700_000_000_000
@@ -86,7 +86,7 @@ describe('pickAccount', () => {
   })
 })
 
-describe('AccountPool', () => {
+describe('AccountRoster', () => {
   /** A loader that counts its calls and returns whatever `current` holds at that moment. */
   function counter(initial: Schedulable[]) {
     const state = { calls: 0, current: initial, gate: null as Promise<void> | null }
@@ -101,7 +101,7 @@ describe('AccountPool', () => {
 
   it('loads once and serves later calls from its cache', async () => {
     const { state, load } = counter([acc('a')])
-    const pool = new AccountPool(load, 30_000)
+    const pool = new AccountRoster(load, 30_000)
     const first = await pool.all(T0)
     state.current = [acc('changed')]
     const second = await pool.all(T0 + 1000)
@@ -112,7 +112,7 @@ describe('AccountPool', () => {
 
   it('reloads after invalidate()', async () => {
     const { state, load } = counter([acc('a')])
-    const pool = new AccountPool(load, 30_000)
+    const pool = new AccountRoster(load, 30_000)
     await pool.all(T0)
     state.current = [acc('b')]
     pool.invalidate()
@@ -125,7 +125,7 @@ describe('AccountPool', () => {
   it('reloads once the cache is maxAgeMs old, not before', async () => {
     const maxAge = 5000
     const { state, load } = counter([acc('a')])
-    const pool = new AccountPool(load, maxAge)
+    const pool = new AccountRoster(load, maxAge)
     await pool.all(T0)
     state.current = [acc('b')]
     expect((await pool.all(T0 + maxAge - 1)).map(a => a.id)).toEqual(['a'])
@@ -143,7 +143,7 @@ describe('AccountPool', () => {
     state.gate = new Promise<void>((r) => {
       open = r
     })
-    const pool = new AccountPool(load, 30_000)
+    const pool = new AccountRoster(load, 30_000)
     const pending = Array.from({ length: 10 }, () => pool.all(T0))
     open()
     const results = await Promise.all(pending)
@@ -153,7 +153,7 @@ describe('AccountPool', () => {
 
   it('shares one load between concurrent pick() calls, and they rotate', async () => {
     const { state, load } = counter([acc('a'), acc('b'), acc('c')])
-    const pool = new AccountPool(load, 30_000)
+    const pool = new AccountRoster(load, 30_000)
     const got = await Promise.all([pool.pick(undefined, T0), pool.pick(undefined, T0 + 1), pool.pick(undefined, T0 + 2)])
     expect(state.calls).toBe(1)
     expect(new Set(got.map(a => a!.id)).size).toBe(3)
@@ -165,7 +165,7 @@ describe('AccountPool', () => {
     state.gate = new Promise<void>((r) => {
       open = r
     })
-    const pool = new AccountPool(load, 30_000)
+    const pool = new AccountRoster(load, 30_000)
     const inFlight = pool.all(T0)
     pool.invalidate()
     state.current = [acc('new')]
@@ -178,7 +178,7 @@ describe('AccountPool', () => {
 
   it('retries after a failed load', async () => {
     let calls = 0
-    const pool = new AccountPool(async () => {
+    const pool = new AccountRoster(async () => {
       calls++
       if (calls === 1) throw new Error('redis down')
       return [acc('a')]
@@ -189,8 +189,8 @@ describe('AccountPool', () => {
   })
 
   it('pick() returns null for an empty pool and an account otherwise', async () => {
-    expect(await new AccountPool(async () => [], 30_000).pick(undefined, T0)).toBeNull()
-    expect((await new AccountPool(async () => [acc('x', 1, false), acc('y')], 30_000).pick(undefined, T0))?.id).toBe('y')
+    expect(await new AccountRoster(async () => [], 30_000).pick(undefined, T0)).toBeNull()
+    expect((await new AccountRoster(async () => [acc('x', 1, false), acc('y')], 30_000).pick(undefined, T0))?.id).toBe('y')
   })
 })
 

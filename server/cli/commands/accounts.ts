@@ -1,14 +1,20 @@
 import type Redis from 'ioredis'
 import { ensureFreshToken } from '../../accounts/oauth-refresh'
-import { effectiveState, readStates, writeState } from '../../accounts/state'
+import { effectiveState, readStates } from '../../accounts/state'
 import { type Account, getAccount, listAccounts, type Platform, toAccountView } from '../../accounts/store'
 import { DecryptError } from '../../crypto'
+import { accountWrites } from '../../accounts/writes'
 import { rk } from '../../store/keys'
 import { CliError, UsageError } from '../args'
 import { type Command, helpText } from '../command'
+import type { CliContext } from '../context'
 import { type Output, table } from '../output'
 
 const PLATFORMS: Platform[] = ['claude', 'gemini']
+
+/** The server's own account writes (write, then tell every running instance), on the CLI's connection. */
+const writesFor = (ctx: CliContext, redis: Redis, platform: Platform) =>
+  accountWrites(platform, () => ({ redis, cfg: ctx.config(), publish: m => ctx.invalidate(m) }))
 
 /** One row of `accounts list`: the admin view, or what can be read of an account whose secrets do not decrypt. */
 type AccountRow = ReturnType<typeof toAccountView> | { id: string, platform: Platform, type: string, name: string, isActive: boolean, proxy: null, status: { state: 'undecryptable' } }
@@ -110,16 +116,8 @@ export const commands: Command[] = [
       const redis = await ctx.redis()
       const cfg = ctx.config()
       const account = await loadOAuthAccount(redis, cfg.secrets.encryptionKey, await resolveAccount(redis, ref!))
-      // What the server's account service does on a state change: write it, then tell every instance.
-      const announce = (id: string) => ctx.invalidate(`${account.platform}_account_state:${id}`)
       try {
-        await ensureFreshToken(account, {
-          redis, cfg, announce,
-          setState: async (id, s) => {
-            await writeState(redis, account.platform, id, s)
-            await announce(id)
-          },
-        }, { force: true })
+        await ensureFreshToken(account, writesFor(ctx, redis, account.platform).refreshDeps(), { force: true })
       }
       catch (err) {
         throw new CliError(`token refresh of "${account.name}" failed: ${(err as Error).message}`)
@@ -138,8 +136,7 @@ export const commands: Command[] = [
       const redis = await ctx.redis()
       const account = await resolveAccount(redis, ref!)
       const before = (await readStates(redis, account.platform)).get(account.id)
-      await writeState(redis, account.platform, account.id, null)
-      await ctx.invalidate(`${account.platform}_account_state:${account.id}`)
+      await writesFor(ctx, redis, account.platform).setState(account.id, null)
       const previous = before ? `${before.state}${effectiveState(before).state === 'active' ? ' (already over)' : ''}` : ''
       ctx.out.result({ id: account.id, platform: account.platform, name: account.name, previousState: before ?? null }, () =>
         before ? `Cleared state ${previous} of ${account.platform} account "${account.name}" (${account.id})` : `${account.platform} account "${account.name}" had no state to clear`)

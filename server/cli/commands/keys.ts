@@ -2,7 +2,7 @@ import type Redis from 'ioredis'
 import { ApiKeyCreateSchema } from '../../admin/schemas'
 import { keyRejection } from '../../keys'
 import { type ApiKeyInput, type ApiKeyRecord, createApiKey, deleteApiKey, getApiKey, listApiKeys, toView, updateApiKey } from '../../keys/records'
-import { rk } from '../../store/keys'
+import { invalidation, rk } from '../../store/keys'
 import { readKeyUsage } from '../../usage/record'
 import { CliError, intOption, listOption, numberOption, parseExpiry, UsageError, type Values } from '../args'
 import { type Command, helpText } from '../command'
@@ -98,7 +98,7 @@ async function withKey(ctx: CliContext, ref: string, act: (redis: Redis, r: ApiK
   const key = await resolveKey(redis, ref)
   const next = await act(redis, key)
   if (!next) throw new CliError(`API key ${key.id} disappeared while being ${verb}`)
-  await ctx.invalidate(`api_key:${key.id}`)
+  await ctx.invalidate(invalidation.apiKey(key.id))
   ctx.out.result(toView(next), () => `${verb[0]!.toUpperCase()}${verb.slice(1)} API key "${key.name}" (${key.id})`)
 }
 

@@ -1,0 +1,123 @@
+import { useConfig } from '../config'
+import { useRedis } from '../store/redis'
+import { AccountHealth } from './health'
+import { usePools } from './pools'
+import { AccountRoster } from './scheduler'
+import { type SessionRef, StickySessions } from './sticky'
+import { effectiveState, isAvailable } from './state'
+import * as store from './store'
+
+/** What the scheduler reads of an API key: its dedicated accounts and whether the pool may stand in. */
+export interface DedicatedBinding { claudeAccountId?: string | null, geminiAccountId?: string | null, dedicatedFallback?: boolean }
+
+const LABEL: Record<store.Platform, string> = { claude: 'Claude', gemini: 'Gemini' }
+
+/**
+ * Choosing one platform's account for a request: dedicated → sticky → pool, from an in-process
+ * copy of the accounts (no Redis round trip), passing over accounts much worse than their peers.
+ */
+export function createScheduling(platform: store.Platform) {
+  const bindingOf = (key: DedicatedBinding) => (platform === 'claude' ? key.claudeAccountId : key.geminiAccountId) ?? null
+  const roster = new AccountRoster(() => store.listAccounts(useRedis(), useConfig().secrets.encryptionKey, platform))
+  const health = new AccountHealth()
+  let sticky: StickySessions | undefined
+  let degradedCache = { at: 0, ids: new Set<string>() }
+  const useSticky = () => (sticky ??= new StickySessions(useRedis, useConfig().stickyTtlMs))
+
+  /**
+   * Accounts much worse than their peers right now (health recomputed at most twice a second),
+   * plus those whose connection pool cannot connect (proxy or upstream down; checked live).
+   */
+  function degradedAmong(accounts: store.Account[], now = Date.now()): Set<string> {
+    if (now - degradedCache.at >= 500) {
+      const ids = accounts.filter(a => a.isActive && isAvailable(a.state, now)).map(a => a.id)
+      degradedCache = { at: now, ids: new Set(ids.filter(id => health.degraded(id, ids))) }
+    }
+    const pools = usePools()
+    if (!accounts.some(a => pools.isDown(a.id))) return degradedCache.ids
+    return new Set([...degradedCache.ids, ...accounts.filter(a => pools.isDown(a.id)).map(a => a.id)])
+  }
+
+  return {
+    /** Drop the in-process copy: the next pick reloads it. */
+    invalidate: () => roster.invalidate(),
+    /** Forget what this process knew of a deleted account. */
+    forget(id: string) {
+      sticky?.dropAccount(id)
+      health.forget(id)
+    },
+    /** The accounts as the scheduler sees them (in-process copy; no Redis round trip). */
+    all: () => roster.all(),
+    /**
+     * The key's dedicated account when it has one (the pool only when the key allows the fallback),
+     * else the pool's pick; `exclude` holds accounts this request already tried.
+     */
+    async pickFor(key: DedicatedBinding, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
+      const usable = (a: store.Account | undefined) => (a && a.isActive && isAvailable(a.state) && !exclude?.has(a.id) ? a : null)
+      const all = await roster.all()
+      const boundTo = bindingOf(key)
+      if (boundTo) {
+        const dedicated = usable(all.find(a => a.id === boundTo))
+        if (dedicated || !key.dedicatedFallback) return dedicated
+        // The fallback draws from the shared pool only, never another key's dedicated account.
+        return roster.pick(exclude)
+      }
+      const degraded = degradedAmong(all)
+      if (session && useConfig().stickyTtlMs) {
+        const boundId = await useSticky().get(session)
+        // A degraded account loses its conversations to healthier peers.
+        const bound = boundId && !degraded.has(boundId) ? usable(all.find(a => a.id === boundId && a.accountType !== 'dedicated')) : null
+        if (bound) {
+          roster.lastUsed.set(bound.id, Date.now())
+          return bound
+        }
+      }
+      if (degraded.size) {
+        const healthy = await roster.pick(new Set([...(exclude ?? []), ...degraded]))
+        if (healthy) return healthy
+      }
+      return roster.pick(exclude)
+    },
+    /** Bind a conversation to the account that served it (moves with failover). */
+    bindSession(session: SessionRef | null, accountId: string) {
+      if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)
+    },
+    /** Report one upstream attempt of an account (ok: answered without an account-level error). */
+    recordAttempt(accountId: string, ok: boolean, ttfbMs: number) {
+      health.record(accountId, ok, ttfbMs)
+      usePools().noteRequest(accountId, ttfbMs, ok)
+    },
+    /** This instance's health figures for an account (admin view). */
+    healthOf: (id: string) => health.stats(id),
+    /**
+     * Why no account can serve right now: `message` for the key holder (only what they can act
+     * on: retry, or ask the admin), `detail` for the admin's log (account names, states, causes).
+     */
+    async unavailable(key: DedicatedBinding, now = Date.now()): Promise<{ message: string, retryAfter: number | null, detail: string }> {
+      const boundTo = bindingOf(key)
+      const onlyDedicated = boundTo && !key.dedicatedFallback
+      const all = (await roster.all()).filter(a => a.isActive
+        && (a.id === boundTo || (!onlyDedicated && a.accountType !== 'dedicated')))
+      const head = `No ${LABEL[platform]} account can serve this request`
+      if (all.length === 0) {
+        const message = boundTo
+          ? `${head}: the ${LABEL[platform]} account dedicated to this API key is not available (disabled or deleted; ask the admin).`
+          : `${head}: no active ${LABEL[platform]} account (ask the admin to add or enable one).`
+        return { message, retryAfter: null, detail: message }
+      }
+      const ends = all.map(a => a.state && a.state.until > now ? a.state.until : 0)
+      const soonest = ends.every(Boolean) ? Math.min(...ends) : 0
+      const retryAfter = soonest ? Math.max(1, Math.ceil((soonest - now) / 1000)) : null
+      const detail = all.map((a) => {
+        const st = effectiveState(a.state, now)
+        return 'until' in st
+          ? `${a.name} (${a.id}): ${st.state}${st.until ? ` until ${st.until}` : ''} (${st.reason.slice(0, 120)})`
+          : `${a.name} (${a.id}): failed for this request`
+      }).join('; ')
+      const message = retryAfter
+        ? `${head} right now: every account is rate limited or out of service; try again in ${retryAfter} s.`
+        : `${head} right now: every account is busy or out of service; try again shortly.`
+      return { message, retryAfter, detail }
+    },
+  }
+}
