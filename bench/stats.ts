@@ -1,7 +1,7 @@
-// Measurements the bench takes around each scenario: process CPU and RSS from /proc, Redis CPU,
-// commands and reads from INFO, and latency percentiles.
+// Measurements the bench takes around each scenario: process CPU, RSS and open files from /proc,
+// Redis CPU, commands, reads and memory from INFO, recorded requests, percentiles and slopes.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import type Redis from 'ioredis'
 
 let ticks: number | undefined
@@ -32,6 +32,16 @@ export function procRssBytes(pid: number): number {
   try {
     const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) * 1024 : 0
+  }
+  catch {
+    return 0
+  }
+}
+
+/** Open file descriptors of a process (entries of /proc/<pid>/fd), or 0 once it is gone. */
+export function procFdCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length
   }
   catch {
     return 0
@@ -135,4 +145,33 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN
   const rank = Math.ceil((p / 100) * sorted.length)
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
+}
+
+/** Redis `used_memory` in bytes (INFO memory: one command, one read). */
+export async function redisUsedMemory(redis: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(String(await redis.call('INFO', 'memory')))?.[1] ?? 0)
+}
+
+/**
+ * Requests the relay has recorded so far, all keys and accounts: the `requests` counter of the
+ * `*` field of the all-time usage bucket (server/usage/buckets.ts, docs/redis-layout.md).
+ */
+export async function recordedRequests(redis: Redis, keyPrefix: string): Promise<number> {
+  const packed = await redis.hget(`${keyPrefix}usage:total`, '*')
+  return Number(packed?.split(',')[0] ?? 0) || 0
+}
+
+/** Least-squares slope of y over x (units of y per unit of x); NaN with fewer than two points. */
+export function slope(points: { x: number, y: number }[]): number {
+  const n = points.length
+  if (n < 2) return Number.NaN
+  const mx = points.reduce((a, p) => a + p.x, 0) / n
+  const my = points.reduce((a, p) => a + p.y, 0) / n
+  let num = 0
+  let den = 0
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my)
+    den += (p.x - mx) ** 2
+  }
+  return den ? num / den : Number.NaN
 }
