@@ -175,3 +175,50 @@ export function slope(points: { x: number, y: number }[]): number {
   }
   return den ? num / den : Number.NaN
 }
+
+/** A relay's upstream connection-pool counters summed over accounts and origins; 0 for what it does not report. */
+export interface PoolCounters {
+  connects: number
+  connectErrors: number
+  requestErrors: number
+}
+
+type PoolsState = { accounts?: { origins?: { counters?: Partial<PoolCounters> }[] }[] }
+
+/** GET /connection-pools through an admin caller (procs.ts adminApi). */
+export async function relayPoolCounters(call: <T>(method: string, path: string) => Promise<T>): Promise<PoolCounters> {
+  const sum: PoolCounters = { connects: 0, connectErrors: 0, requestErrors: 0 }
+  const state = await call<PoolsState>('GET', '/connection-pools')
+  for (const o of (state.accounts ?? []).flatMap(a => a.origins ?? [])) {
+    for (const k of Object.keys(sum) as (keyof PoolCounters)[]) sum[k] += Number(o.counters?.[k] ?? 0)
+  }
+  return sum
+}
+
+/** Polls a relay's /health every `everyMs` and keeps the most requests seen waiting for an upstream connection. */
+export class QueueSampler {
+  max = 0
+  private timer?: NodeJS.Timeout
+  constructor(private readonly relayUrl: string, private readonly everyMs = 500) {}
+
+  start(): this {
+    this.timer = setInterval(() => void this.sample(), this.everyMs)
+    this.timer.unref()
+    return this
+  }
+
+  stop(): number {
+    clearInterval(this.timer)
+    return this.max
+  }
+
+  private async sample(): Promise<void> {
+    try {
+      const res = await fetch(`${this.relayUrl}/health`, { signal: AbortSignal.timeout(this.everyMs * 4) })
+      const body = (await res.json()) as { components?: { connectionPools?: { queuedRequests?: number } } }
+      const queued = Number(body.components?.connectionPools?.queuedRequests ?? 0)
+      this.max = Math.max(this.max, queued)
+    }
+    catch { /* a slow /health under load is not the bench's concern */ }
+  }
+}

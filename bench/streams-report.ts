@@ -18,6 +18,11 @@ export interface StreamRow {
   errors: number
   errorSamples: string[]
   relayWarnLines: number
+  /** From the relay's /connection-pools over the burst: connections opened, connect + request errors. */
+  upstreamConnects: number | null
+  upstreamErrors: number | null
+  /** Most requests /health showed waiting for an upstream connection (polled every 500 ms). */
+  queuedMax: number | null
 }
 
 export interface StreamCheck {
@@ -33,16 +38,16 @@ export interface StreamCheck {
 const f = (n: number | null, d = 0) => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(d))
 
 export function streamsTable(rows: StreamRow[], perClient: number): string {
-  const head = ['N', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'relay warn lines']
+  const head = ['N', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'up connects', 'up errors', 'queued max', 'relay warn lines']
   const cells = rows.map(r => [
     String(r.n), r.via, `${r.completed}/${r.started}`, f(r.streamsPerSec), f(r.ttfbP50), f(r.ttfbP99), f(r.durationP50),
-    f(r.relayRssMaxMB), f(r.relayCpuMsPerStream, 2), r.recorded === null ? '–' : String(r.recorded), String(r.errors), r.via === 'relay' ? String(r.relayWarnLines) : '–',
+    f(r.relayRssMaxMB), f(r.relayCpuMsPerStream, 2), r.recorded === null ? '–' : String(r.recorded), String(r.errors), f(r.upstreamConnects), f(r.upstreamErrors), f(r.queuedMax), r.via === 'relay' ? String(r.relayWarnLines) : '–',
   ])
   const w = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)))
   const line = (c: string[]) => c.map((x, i) => (i === 1 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ')
   return [
     line(head),
-    `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; streams/s = completed / (burst start → last stream done))`,
+    `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; streams/s = completed / (burst start → last stream done);\n up connects / up errors = the relay's upstream pool counters over the burst, queued max = most requests /health showed waiting for an upstream connection)`,
     ...cells.map(line),
   ].join('\n')
 }

@@ -20,7 +20,7 @@
 // Env: BENCH_STREAMS_N ("1000,2000"), BENCH_STREAMS_PER_CLIENT (3), BENCH_UPSTREAM (h2 | https |
 // http, default h2; `-- --http` = http), BENCH_HEADER_DELAY_MS / BENCH_DELTAS / BENCH_DELAY_MS (the
 // upstream's pacing), BENCH_RELAY_ENV (extra relay env, e.g. 'POOL_MAX_CONNECTIONS=4000,LOG_LEVEL=warn'),
-// BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_STREAMS_TIMEOUT_SECONDS (per request, 60),
+// BENCH_RELAY_CA (extra | file: how the relay trusts the test CA, see caEnv below), BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_STREAMS_TIMEOUT_SECONDS (per request, 60),
 // BENCH_STRICT=1 (exit 1 when an issue target fails). Needs `ulimit -n` ≥ 3 × max N + 100.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -28,10 +28,10 @@ import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { TEST_TLS } from '../tests/fixtures/anthropic-upstream'
-import { type Child, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
+import { type Child, adminApi, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
 import { runSoak, soakTable } from './soak'
 import { type BurstResult, type Target, clientPool, runBurst } from './stream-load'
-import { RssSampler, percentile, procCpuMs, recordedRequests } from './stats'
+import { QueueSampler, RssSampler, percentile, procCpuMs, recordedRequests, relayPoolCounters } from './stats'
 import { type StreamRow, checkStreamTargets, streamsTable } from './streams-report'
 
 const env = process.env
@@ -63,9 +63,19 @@ if (!['h2', 'https', 'http'].includes(UPSTREAM)) fail(`BENCH_UPSTREAM must be h2
 if (!SOAK && (NS.length === 0 || !(PER_CLIENT >= 1))) fail('BENCH_STREAMS_N must be a list like 1000,2000 and BENCH_STREAMS_PER_CLIENT ≥ 1')
 if (SOAK && !(SOAK_MINUTES > 0 && SOAK_CLIENTS >= 1)) fail('BENCH_SOAK_MINUTES must be > 0 and BENCH_SOAK_CLIENTS ≥ 1')
 
+/**
+ * How the relay trusts the test CA. `extra` (default): NODE_EXTRA_CA_CERTS, so the relay runs as
+ * against a publicly trusted upstream. `file`: UPSTREAM_CA_FILE, which the relay adds to the ~145
+ * root certificates it passes to every TLS connect (~20 ms of CPU per new upstream connection).
+ */
+function caEnv(): Record<string, string> {
+  if (UPSTREAM === 'http') return {}
+  return (env.BENCH_RELAY_CA ?? 'extra') === 'file' ? { UPSTREAM_CA_FILE: TEST_TLS.caFile } : { NODE_EXTRA_CA_CERTS: TEST_TLS.caFile }
+}
+
 /** BENCH_RELAY_ENV 'A=1,B=2' → { A: '1', B: '2' }. */
 function relayEnv(): Record<string, string> {
-  const out: Record<string, string> = UPSTREAM === 'http' ? {} : { UPSTREAM_CA_FILE: TEST_TLS.caFile }
+  const out: Record<string, string> = caEnv()
   for (const pair of (env.BENCH_RELAY_ENV ?? '').split(',').map(s => s.trim()).filter(Boolean)) {
     const eq = pair.indexOf('=')
     if (eq < 1) fail(`BENCH_RELAY_ENV must be NAME=value pairs separated by commas (got "${pair}")`)
@@ -94,7 +104,7 @@ const body = (stream: boolean) => JSON.stringify({ model: 'claude-sonnet-4-5-202
 const headers = (key: string) => ({ 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key })
 const capMs = PER_CLIENT * (TIMEOUT_MS + 5000) + 30_000
 
-interface Rig { relay: Child, relayUrl: string, upstreamUrl: string, apiKey: string, monitor: Redis, ca?: Buffer }
+interface Rig { relay: Child, relayUrl: string, upstreamUrl: string, apiKey: string, monitor: Redis, admin: Awaited<ReturnType<typeof adminApi>>, ca?: Buffer }
 
 /** One burst of `n` clients against the relay or the upstream, with the relay's CPU, RSS and recordings around it. */
 async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = PER_CLIENT): Promise<StreamRow & { raw: BurstResult }> {
@@ -105,11 +115,15 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
   const pool = clientPool(target.origin, n, TIMEOUT_MS, relayed ? undefined : rig.ca)
   const recordedBefore = await recordedRequests(rig.monitor, KEY_PREFIX)
   const warnBefore = rig.relay.warnLines
+  const poolsBefore = await relayPoolCounters(rig.admin)
   const rss = new RssSampler(rig.relay.pid).start()
+  const queue = new QueueSampler(rig.relayUrl).start()
   const cpuBefore = procCpuMs(rig.relay.pid)
   const r = await runBurst({ pool, target, body: body(true), expect: { stream: true, events: EVENTS }, clients: n, perClient, capMs })
   const cpuMs = procCpuMs(rig.relay.pid) - cpuBefore
   const rssMaxMB = rss.stop() / MB
+  const queuedMax = queue.stop()
+  const poolsAfter = await relayPoolCounters(rig.admin)
   await pool.destroy()
   let recorded = 0
   if (relayed) {
@@ -124,6 +138,9 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
     ttfbP50: percentile(r.ttfbMs, 50), ttfbP99: percentile(r.ttfbMs, 99), durationP50: percentile(r.ms, 50),
     relayRssMaxMB: relayed ? rssMaxMB : null, relayCpuMsPerStream: relayed ? cpuMs / Math.max(1, r.completed) : null,
     recorded: relayed ? recorded : null, errors: r.errors, errorSamples: r.errorSamples,
+    upstreamConnects: relayed ? poolsAfter.connects - poolsBefore.connects : null,
+    upstreamErrors: relayed ? poolsAfter.connectErrors - poolsBefore.connectErrors + poolsAfter.requestErrors - poolsBefore.requestErrors : null,
+    queuedMax: relayed ? queuedMax : null,
     relayWarnLines: rig.relay.warnLines - warnBefore, raw: r,
   }
 }
@@ -162,7 +179,7 @@ async function main(): Promise<void> {
   const relay = await startRelay(redis.url, false, { prefix: KEY_PREFIX, env: extraEnv })
   const { apiKey } = await provision(relay.url, upstream.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
-  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstreamUrl: upstream.url, apiKey, monitor, ca: UPSTREAM === 'http' ? undefined : readFileSync(TEST_TLS.caFile) }
+  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstreamUrl: upstream.url, apiKey, monitor, admin: await adminApi(relay.url), ca: UPSTREAM === 'http' ? undefined : readFileSync(TEST_TLS.caFile) }
   console.log(`bench:streams: upstream ${upstream.url} (${UPSTREAM}; ${upstreamEnv.BENCH_HEADER_DELAY_MS} ms to first byte, ${EVENTS} events ${upstreamEnv.BENCH_DELAY_MS} ms apart), `
     + `relay ${relay.url} (pid ${relay.child.pid}${Object.keys(extraEnv).length ? `, ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}), ulimit -n ${fdLimit}`)
   const common = {
