@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events'
 import type Redis from 'ioredis'
 import { type Expect, type Target, clientPool, oneRequest } from './stream-load'
-import { percentile, procFdCount, procRssBytes, recordedRequests, redisUsedMemory, slope } from './stats'
+import { keyFamilyGrowth, percentile, procFdCount, procRssBytes, recordedRequests, redisKeyFamilies, redisUsedMemory, relayPoolTotals, slope } from './stats'
 
 const MB = 1024 * 1024
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
@@ -18,6 +18,8 @@ export interface SoakOptions {
   streamEvents: number
   redis: Redis
   keyPrefix: string
+  /** procs.ts adminApi caller (reads /connection-pools). */
+  admin: <T>(method: string, path: string) => Promise<T>
   clients: number
   minutes: number
   /** Load before the first sample (heap growth and JIT are not a leak). */
@@ -37,12 +39,18 @@ export interface SoakSample {
   streamTtfbP50: number
 }
 
+/** The relay at rest; `upstreamOpen` of its fds are upstream connections (on-demand ones close only at pool housekeeping, POOL_HEALTH_CHECK_SECONDS). */
+interface Idle { rssMB: number, fds: number, upstreamOpen: number }
+
 export interface SoakResult {
   samples: SoakSample[]
   rssSlopeMBPerMin: number
   redisSlopeMBPerMin: number
-  /** After the load stopped and the clients disconnected. */
-  idleAfter: { rssMB: number, fds: number }
+  /** Before the load (the relay provisioned and pre-warmed), and after it stopped and the clients disconnected. */
+  idleBefore: Idle
+  idleAfter: Idle
+  /** Redis key families whose memory grew from the first sample to the end. */
+  redisGrowth: string[]
   requests: number
   ok: number
   errors: number
@@ -57,6 +65,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const stop = new AbortController()
   setMaxListeners(o.clients + 10, stop.signal) // one listener per in-flight request
   const recordedBefore = await recordedRequests(o.redis, o.keyPrefix)
+  const idle = async (): Promise<Idle> => ({ rssMB: procRssBytes(o.relayPid) / MB, fds: procFdCount(o.relayPid), upstreamOpen: (await relayPoolTotals(o.admin)).open })
+  const idleBefore = await idle()
   const samples: SoakSample[] = []
   const errorSamples = new Set<string>()
   let requests = 0
@@ -98,6 +108,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     console.log(`  soak ${s.atMin.toFixed(1)} min: relay RSS ${s.rssMB.toFixed(1)} MB, Redis ${s.redisMB.toFixed(2)} MB, fds ${s.fds}, ${s.requests} requests (stream TTFB p50 ${s.streamTtfbP50.toFixed(0)} ms), ${errors} errors so far`)
   }
   await take()
+  const familiesAtStart = await redisKeyFamilies(o.redis)
   const endAt = t0 + o.minutes * 60_000
   while (performance.now() < endAt) {
     await sleep(Math.min(o.sampleSeconds * 1000, endAt - performance.now()))
@@ -116,11 +127,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     if (recorded >= ok || recorded === last) break
     last = recorded
   }
+  const redisGrowth = keyFamilyGrowth(familiesAtStart, await redisKeyFamilies(o.redis))
   await sleep(1000) // let the relay close the client sockets
   const points = (y: (s: SoakSample) => number) => samples.map(s => ({ x: s.atMin, y: y(s) }))
   return {
     samples, rssSlopeMBPerMin: slope(points(s => s.rssMB)), redisSlopeMBPerMin: slope(points(s => s.redisMB)),
-    idleAfter: { rssMB: procRssBytes(o.relayPid) / MB, fds: procFdCount(o.relayPid) },
+    idleBefore, idleAfter: await idle(), redisGrowth,
     requests, ok, errors, errorSamples: [...errorSamples], recorded, everyRequestRecorded: recorded === ok,
   }
 }
@@ -132,15 +144,16 @@ export function soakTable(r: SoakResult, minutes: number, clients: number): stri
   const a = r.samples[0]!
   const b = r.samples.at(-1)!
   const rows = [
-    ['measure', 'start', 'end', 'slope', 'idle after'],
-    ['relay RSS (MB)', f(a.rssMB, 1), f(b.rssMB, 1), `${f(r.rssSlopeMBPerMin, 3)} MB/min`, f(r.idleAfter.rssMB, 1)],
-    ['Redis used_memory (MB)', f(a.redisMB, 2), f(b.redisMB, 2), `${f(r.redisSlopeMBPerMin, 3)} MB/min`, ''],
-    ['relay open fds', String(a.fds), String(b.fds), '', String(r.idleAfter.fds)],
-    ['stream TTFB p50 (ms)', f(a.streamTtfbP50, 0), f(b.streamTtfbP50, 0), '', ''],
+    ['measure', 'idle before', 'start', 'end', 'slope', 'idle after'],
+    ['relay RSS (MB)', f(r.idleBefore.rssMB, 1), f(a.rssMB, 1), f(b.rssMB, 1), `${f(r.rssSlopeMBPerMin, 3)} MB/min`, f(r.idleAfter.rssMB, 1)],
+    ['Redis used_memory (MB)', '', f(a.redisMB, 2), f(b.redisMB, 2), `${f(r.redisSlopeMBPerMin, 3)} MB/min`, ''],
+    ['relay open fds (upstream)', `${r.idleBefore.fds} (${r.idleBefore.upstreamOpen})`, String(a.fds), String(b.fds), '', `${r.idleAfter.fds} (${r.idleAfter.upstreamOpen})`],
+    ['stream TTFB p50 (ms)', '', f(a.streamTtfbP50, 0), f(b.streamTtfbP50, 0), '', ''],
   ]
   const w = rows[0]!.map((_, i) => Math.max(...rows.map(x => x[i]!.length)))
   const lines = rows.map(x => x.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '))
   lines.splice(1, 0, `(${clients} clients, ${f(minutes, 1)} min measured after the warm-up; start/end = first/last sample, slope = least squares over ${r.samples.length} samples)`)
+  lines.push(`Redis growth by key family (first sample → end): ${r.redisGrowth.join(', ') || 'none'}`)
   lines.push(`requests ${r.requests}, answered 200 ${r.ok}, errors ${r.errors}; recorded by the relay ${r.recorded} → every request recorded: ${r.everyRequestRecorded ? 'yes' : 'NO'}`)
   return lines.join('\n')
 }

@@ -176,21 +176,23 @@ export function slope(points: { x: number, y: number }[]): number {
   return den ? num / den : Number.NaN
 }
 
-/** A relay's upstream connection-pool counters summed over accounts and origins; 0 for what it does not report. */
-export interface PoolCounters {
+/** A relay's upstream connection pools summed over accounts and origins: open connections and counters; 0 for what it does not report. */
+export interface PoolTotals {
+  open: number
   connects: number
   connectErrors: number
   requestErrors: number
 }
 
-type PoolsState = { accounts?: { origins?: { counters?: Partial<PoolCounters> }[] }[] }
+type PoolsState = { accounts?: { origins?: { open?: number, counters?: Partial<PoolTotals> }[] }[] }
 
 /** GET /connection-pools through an admin caller (procs.ts adminApi). */
-export async function relayPoolCounters(call: <T>(method: string, path: string) => Promise<T>): Promise<PoolCounters> {
-  const sum: PoolCounters = { connects: 0, connectErrors: 0, requestErrors: 0 }
+export async function relayPoolTotals(call: <T>(method: string, path: string) => Promise<T>): Promise<PoolTotals> {
+  const sum: PoolTotals = { open: 0, connects: 0, connectErrors: 0, requestErrors: 0 }
   const state = await call<PoolsState>('GET', '/connection-pools')
   for (const o of (state.accounts ?? []).flatMap(a => a.origins ?? [])) {
-    for (const k of Object.keys(sum) as (keyof PoolCounters)[]) sum[k] += Number(o.counters?.[k] ?? 0)
+    sum.open += Number(o.open ?? 0)
+    for (const k of ['connects', 'connectErrors', 'requestErrors'] as const) sum[k] += Number(o.counters?.[k] ?? 0)
   }
   return sum
 }
@@ -221,4 +223,37 @@ export class QueueSampler {
     }
     catch { /* a slow /health under load is not the bench's concern */ }
   }
+}
+
+/**
+ * Redis memory by key family: every key (SCAN; the bench's private Redis is small) with ids,
+ * dates and numbers folded into `*`, summed MEMORY USAGE in bytes and key counts.
+ */
+export async function redisKeyFamilies(redis: Redis): Promise<Record<string, { keys: number, bytes: number }>> {
+  const out: Record<string, { keys: number, bytes: number }> = {}
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 500)
+    cursor = next
+    const p = redis.pipeline()
+    for (const k of keys) p.memory('USAGE', k)
+    const sizes = (await p.exec()) ?? []
+    keys.forEach((k, i) => {
+      const family = k.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16,}|\d[\d:T-]*/gi, '*')
+      const f = (out[family] ??= { keys: 0, bytes: 0 })
+      f.keys++
+      f.bytes += Number(sizes[i]?.[1] ?? 0)
+    })
+  } while (cursor !== '0')
+  return out
+}
+
+/** Families whose memory grew between two readings, biggest growth first: "usage:minute:* +12.3 kB (+9 keys)". */
+export function keyFamilyGrowth(a: Record<string, { keys: number, bytes: number }>, b: Record<string, { keys: number, bytes: number }>, top = 6): string[] {
+  return Object.entries(b)
+    .map(([k, v]) => ({ k, bytes: v.bytes - (a[k]?.bytes ?? 0), keys: v.keys - (a[k]?.keys ?? 0) }))
+    .filter(x => x.bytes > 0)
+    .sort((x, y) => y.bytes - x.bytes)
+    .slice(0, top)
+    .map(x => `${x.k} +${(x.bytes / 1024).toFixed(1)} kB (${x.keys >= 0 ? '+' : ''}${x.keys} keys)`)
 }

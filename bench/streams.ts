@@ -31,7 +31,7 @@ import { TEST_TLS } from '../tests/fixtures/anthropic-upstream'
 import { type Child, adminApi, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
 import { runSoak, soakTable } from './soak'
 import { type BurstResult, type Target, clientPool, runBurst } from './stream-load'
-import { QueueSampler, RssSampler, percentile, procCpuMs, recordedRequests, relayPoolCounters } from './stats'
+import { QueueSampler, RssSampler, percentile, procCpuMs, recordedRequests, relayPoolTotals } from './stats'
 import { type StreamRow, checkStreamTargets, streamsTable } from './streams-report'
 
 const env = process.env
@@ -115,7 +115,7 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
   const pool = clientPool(target.origin, n, TIMEOUT_MS, relayed ? undefined : rig.ca)
   const recordedBefore = await recordedRequests(rig.monitor, KEY_PREFIX)
   const warnBefore = rig.relay.warnLines
-  const poolsBefore = await relayPoolCounters(rig.admin)
+  const poolsBefore = await relayPoolTotals(rig.admin)
   const rss = new RssSampler(rig.relay.pid).start()
   const queue = new QueueSampler(rig.relayUrl).start()
   const cpuBefore = procCpuMs(rig.relay.pid)
@@ -123,7 +123,7 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
   const cpuMs = procCpuMs(rig.relay.pid) - cpuBefore
   const rssMaxMB = rss.stop() / MB
   const queuedMax = queue.stop()
-  const poolsAfter = await relayPoolCounters(rig.admin)
+  const poolsAfter = await relayPoolTotals(rig.admin)
   await pool.destroy()
   let recorded = 0
   if (relayed) {
@@ -220,7 +220,7 @@ async function soak(rig: Rig, common: { finishedAt: string, machine: { loadavgAf
   console.log(`bench:streams: soak, ${SOAK_CLIENTS} clients for ${SOAK_MINUTES} min after ${warmupSeconds} s warm-up, a sample every ${sampleSeconds} s`)
   const r = await runSoak({
     relayPid: rig.relay.pid, target: { origin: rig.relayUrl, path: '/api/v1/messages', headers: headers(rig.apiKey) },
-    streamBody: body(true), jsonBody: body(false), streamEvents: EVENTS, redis: rig.monitor, keyPrefix: KEY_PREFIX,
+    streamBody: body(true), jsonBody: body(false), streamEvents: EVENTS, redis: rig.monitor, keyPrefix: KEY_PREFIX, admin: rig.admin,
     clients: SOAK_CLIENTS, minutes: SOAK_MINUTES, warmupSeconds, sampleSeconds, timeoutMs: TIMEOUT_MS,
   })
   console.log(`\n${soakTable(r, SOAK_MINUTES, SOAK_CLIENTS)}`)
