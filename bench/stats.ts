@@ -48,6 +48,21 @@ export function procFdCount(pid: number): number {
   }
 }
 
+/**
+ * Machine-wide TCP ListenDrops so far (/proc/net/netstat): connections the kernel dropped because
+ * a listener's accept queue was full — the client retries the SYN a second or more later.
+ */
+export function listenDrops(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter(l => l.startsWith('TcpExt:'))
+    const names = lines[0]!.split(' ')
+    return Number(lines[1]!.split(' ')[names.indexOf('ListenDrops')] ?? 0) || 0
+  }
+  catch {
+    return 0
+  }
+}
+
 /** Samples a process's RSS every `everyMs` and keeps the maximum. */
 export class RssSampler {
   max = 0

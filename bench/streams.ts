@@ -31,7 +31,7 @@ import { TEST_TLS } from '../tests/fixtures/anthropic-upstream'
 import { type Child, adminApi, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
 import { runSoak, soakTable } from './soak'
 import { type BurstResult, type Target, clientPool, runBurst } from './stream-load'
-import { QueueSampler, RssSampler, percentile, procCpuMs, recordedRequests, relayPoolTotals } from './stats'
+import { QueueSampler, RssSampler, listenDrops, percentile, procCpuMs, recordedRequests, relayPoolTotals } from './stats'
 import { type StreamRow, checkStreamTargets, streamsTable } from './streams-report'
 
 const env = process.env
@@ -119,8 +119,10 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
   const rss = new RssSampler(rig.relay.pid).start()
   const queue = new QueueSampler(rig.relayUrl).start()
   const cpuBefore = procCpuMs(rig.relay.pid)
+  const dropsBefore = listenDrops()
   const r = await runBurst({ pool, target, body: body(true), expect: { stream: true, events: EVENTS }, clients: n, perClient, capMs })
   const cpuMs = procCpuMs(rig.relay.pid) - cpuBefore
+  const drops = listenDrops() - dropsBefore
   const rssMaxMB = rss.stop() / MB
   const queuedMax = queue.stop()
   const poolsAfter = await relayPoolTotals(rig.admin)
@@ -140,7 +142,7 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
     recorded: relayed ? recorded : null, errors: r.errors, errorSamples: r.errorSamples,
     upstreamConnects: relayed ? poolsAfter.connects - poolsBefore.connects : null,
     upstreamErrors: relayed ? poolsAfter.connectErrors - poolsBefore.connectErrors + poolsAfter.requestErrors - poolsBefore.requestErrors : null,
-    queuedMax: relayed ? queuedMax : null,
+    queuedMax: relayed ? queuedMax : null, listenDrops: drops,
     relayWarnLines: rig.relay.warnLines - warnBefore, raw: r,
   }
 }
