@@ -5,23 +5,31 @@
 //
 // Load: for each N, an open burst of N clients started at once, each running
 // BENCH_STREAMS_PER_CLIENT (3) streams back to back over its own HTTP/1.1 connection (undici Pool,
-// connections = N, pipelining 1), first straight to the upstream ("direct", trusting the test CA),
-// then through the relay. TTFB = request sent → first body byte (the first SSE event). Completed =
-// status 200 and exactly the 20 events, the last one message_stop. Throughput = completed streams
-// / (burst start → last stream done). Relay CPU-ms per stream from /proc/<pid>/stat over the burst.
+// connections = N, pipelining 1). For each N, direct first (straight to the upstream over TLS,
+// trusting the test CA: the N TLS handshakes at the burst start count into direct's first TTFBs),
+// then through the relay (plain HTTP, as clients on the same host would); each burst opens fresh
+// client connections. One unmeasured burst (50 clients × 2) on each warms up both first.
+// TTFB = request sent → first body byte (the first SSE event). Completed = status 200 and exactly
+// the 20 events, the last one message_stop. Throughput = completed streams / (burst start → last
+// stream done). Relay CPU-ms per stream from /proc/<pid>/stat over the burst; "recorded" = requests
+// the relay counted in Redis (usage:total) during the burst; upstream connects/errors from its
+// /connection-pools, requests queued for an upstream connection from its /health (every 500 ms).
 // Prints a table and the issue's targets, writes bench/results/streams-latest.json.
 //
 // `npm run bench:streams -- --soak`: BENCH_SOAK_MINUTES (10) at moderate load instead — 64 clients
 // (BENCH_SOAK_CLIENTS) alternating streamed and non-streamed requests against a faster upstream
 // (50 ms to first byte, 10 events 20 ms apart unless the BENCH_* upstream variables say otherwise),
 // sampled every BENCH_SOAK_SAMPLE_SECONDS (10) after BENCH_SOAK_WARMUP_SECONDS (30) of load: relay
-// RSS, Redis used_memory, relay open fds; writes bench/results/soak-latest.json.
+// RSS, Redis used_memory, relay open fds; slopes by least squares, the relay at rest before and
+// after, the Redis key families that grew, and whether every 200 was recorded; writes
+// bench/results/soak-latest.json.
 //
 // Env: BENCH_STREAMS_N ("1000,2000"), BENCH_STREAMS_PER_CLIENT (3), BENCH_UPSTREAM (h2 | https |
 // http, default h2; `-- --http` = http), BENCH_HEADER_DELAY_MS / BENCH_DELTAS / BENCH_DELAY_MS (the
 // upstream's pacing), BENCH_RELAY_ENV (extra relay env, e.g. 'POOL_MAX_CONNECTIONS=4000,LOG_LEVEL=warn'),
-// BENCH_RELAY_CA (extra | file: how the relay trusts the test CA, see caEnv below), BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_STREAMS_TIMEOUT_SECONDS (per request, 60),
-// BENCH_STRICT=1 (exit 1 when an issue target fails). Needs `ulimit -n` ≥ 3 × max N + 100.
+// BENCH_RELAY_CA (extra | file: how the relay trusts the test CA, see caEnv below), BENCH_LOG_LEVEL
+// (relay LOG_LEVEL, default info), BENCH_STREAMS_TIMEOUT_SECONDS (per request, 60), BENCH_STRICT=1
+// (exit 1 when an issue target fails). Needs `ulimit -n` ≥ 3 × max N + 100.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
