@@ -37,7 +37,7 @@ export interface LoadResult {
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
 /** Does a complete body look like what the fake upstream sends (no truncation)? */
-function looksComplete(tail: string, stream: boolean): boolean {
+export function looksComplete(tail: string, stream: boolean): boolean {
   return stream ? tail.includes('event: message_stop') : /"usage":\{[^}]*\}\s*\}\s*$/.test(tail)
 }
 

@@ -138,9 +138,9 @@ async function startScript(name: string, file: string, marker: string, env: Reco
   return { child, url }
 }
 
-/** The fake upstream (bench/upstream.ts). */
-export function startUpstream(): Promise<{ child: Child, url: string }> {
-  return startScript('upstream', 'bench/upstream.ts', 'UPSTREAM_URL')
+/** The fake upstream (bench/upstream.ts); `env` sets its behaviour (BENCH_DELTAS, BENCH_UPSTREAM_TLS, … — see there). */
+export function startUpstream(env: Record<string, string> = {}): Promise<{ child: Child, url: string }> {
+  return startScript('upstream', 'bench/upstream.ts', 'UPSTREAM_URL', env)
 }
 
 /** A SOCKS5 proxy (bench/socks5.ts) that holds every new tunnel `delayMs` before answering it. */
