@@ -8,6 +8,3 @@ export const claudeAccounts = createAccountService('claude')
 
 /** Gemini accounts (Google OAuth for Code Assist, and Gemini API keys). */
 export const geminiAccounts = createAccountService('gemini')
-
-/** The service of a platform. */
-export const accountsOf = (platform: 'claude' | 'gemini') => (platform === 'claude' ? claudeAccounts : geminiAccounts)

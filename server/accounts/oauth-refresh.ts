@@ -5,10 +5,10 @@ import type { AccountStateRecord } from './state'
 import { type Account, type AccountOAuth, getAccount, saveOAuthTokens } from './store'
 
 /** A token this close to expiry is refreshed before a request uses it. */
-export const REFRESH_BEFORE_MS = 10_000
+const REFRESH_BEFORE_MS = 10_000
 
 /** How long an account waits after its `failures`-th failed refresh in a row: 30 s doubling, capped at 30 min. */
-export const refreshBackoffMs = (failures: number) => Math.min(30_000 * 2 ** Math.max(0, failures - 1), 30 * 60_000)
+const refreshBackoffMs = (failures: number) => Math.min(30_000 * 2 ** Math.max(0, failures - 1), 30 * 60_000)
 
 /** The OAuth fields of a new account from a code exchange or an import. */
 export function oauthFromTokens(t: Pick<OAuthTokens, 'accessToken' | 'refreshToken' | 'expiresAt' | 'scopes' | 'account' | 'organization'>): AccountOAuth {

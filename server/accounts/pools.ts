@@ -21,7 +21,7 @@ export function usePools(): PoolManager {
  * The upstream origin an account's requests go to: Claude's API (or the account's apiUrl); a
  * Gemini API key's Generative Language API (or its baseUrl); a Gemini OAuth account's Code Assist.
  */
-export function upstreamBase(a: Account): string {
+function upstreamBase(a: Account): string {
   const cfg = useConfig()
   if (a.platform === 'claude') return a.apiUrl || cfg.claude.apiUrl
   return a.type === 'oauth' ? cfg.gemini.codeAssistUrl : a.apiUrl || cfg.gemini.apiUrl

@@ -88,7 +88,7 @@ function toHash(a: Account, encKey: string): Record<string, string> {
 }
 
 /** The hash fields of an account's OAuth tokens (tokens encrypted). */
-export function oauthFields(o: AccountOAuth, encKey: string): Record<string, string> {
+function oauthFields(o: AccountOAuth, encKey: string): Record<string, string> {
   return {
     accessToken: enc(o.accessToken, encKey), refreshToken: enc(o.refreshToken, encKey), tokenExpiresAt: String(o.expiresAt),
     scopes: JSON.stringify(o.scopes), email: o.email ?? '', organization: o.organization ?? '',

@@ -11,7 +11,7 @@ import {
   ClaudeAccountCreateSchema, ClaudeAccountUpdateSchema, ExchangeCodeSchema, GeminiAccountCreateSchema, GeminiAccountUpdateSchema,
   GeminiExchangeCodeSchema, GenerateAuthUrlSchema, IdParamsSchema, validate,
 } from './schemas'
-import { requireAdmin } from '../utils/admin'
+import { requireAdmin } from './guard'
 
 type Service = typeof claudeAccounts
 

@@ -11,7 +11,7 @@ const ISSUER = 'claude-relay-service'
 export interface AdminSession { adminId: string, username: string, jti: string }
 
 /** Live sessions one admin may hold; a login past it ends the oldest (the index stays small). */
-export const MAX_SESSIONS = 50
+const MAX_SESSIONS = 50
 
 /**
  * Issue a signed token whose `jti` names a Redis session record (so logout can revoke it), listed
@@ -81,9 +81,9 @@ export async function revokeAdminSessions(redis: Redis, adminId: string, keep?: 
 
 const WINDOW_SECONDS = 15 * 60
 /** Guesses per IP and username in a window: the bucket an attacker fills only for themself. */
-export const MAX_FAILURES = 5
+const MAX_FAILURES = 5
 /** Attempts per IP over every username in a window (spraying many names from one address). */
-export const MAX_IP_FAILURES = 20
+const MAX_IP_FAILURES = 20
 
 // No bucket is keyed by the username alone: anyone could fill it and lock its owner out everywhere.
 const failureKeys = (ip: string, username: string) => {

@@ -19,7 +19,7 @@ export function loadEnvFiles(): void {
 }
 
 /** The configuration (env and env file), with a config problem turned into a CLI failure naming each variable. */
-export function loadConfig(): Config {
+function loadConfig(): Config {
   loadEnvFiles()
   try {
     return useConfig()
@@ -34,7 +34,7 @@ export function loadConfig(): Config {
  * A connected client for a one-shot tool: the server's options (prefix, scripts), but it fails
  * at once instead of retrying forever, so a wrong REDIS_URL ends the command with a message.
  */
-export async function connectRedis(cfg: Config): Promise<Redis> {
+async function connectRedis(cfg: Config): Promise<Redis> {
   const opts = { ...redisOptions(cfg.redis), enableAutoPipelining: false, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null }
   const redis = defineScripts(cfg.redis.url && !cfg.redis.sentinels ? new Redis(cfg.redis.url, opts) : new Redis(opts))
   // Errors surface through the rejected commands; without a listener ioredis prints them too.

@@ -12,7 +12,7 @@ const GROUPS: Record<string, { summary: string, load: () => Promise<{ commands: 
   health: { summary: 'GET /health of a running instance (exit 1 when unhealthy)', load: () => import('./commands/status') },
 }
 
-export const MAIN_USAGE = [
+const MAIN_USAGE = [
   `Usage: ${PROG} <command> [options]`,
   '',
   'Manage a Claude Relay Service instance through its Redis (config from the environment and .env).',

@@ -12,7 +12,7 @@ const SECRETS = {
 const PLACEHOLDER = /change.?me|changeit|placeholder|example|your[-_ ]?(jwt|secret|key|salt|encryption)|^(secret|password|test)+$/i
 
 /** The non-empty values an env-example file assigns (the shipped .env.example has none, but a fork may). */
-export function exampleValues(file = fileURLToPath(new URL('../../.env.example', import.meta.url))): Map<string, string> {
+function exampleValues(file = fileURLToPath(new URL('../../.env.example', import.meta.url))): Map<string, string> {
   const out = new Map<string, string>()
   if (!existsSync(file)) return out
   for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {

@@ -1,7 +1,7 @@
 import type { ApiKeyRecord, Permission } from './records'
 
 /** Clients a key can be restricted to, recognised by their user agent. */
-export const CLIENTS = {
+const CLIENTS = {
   claude_code: /^claude-cli\/|claude-code/i,
   gemini_cli: /^GeminiCLI\//i,
   anthropic_sdk: /^Anthropic\/(JS|Python|Go|Java)/i,

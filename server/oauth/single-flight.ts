@@ -5,10 +5,10 @@ import { defineScripts } from '../store/scripts'
 import { OAuthError } from './errors'
 
 /** The lock expires by itself if its holder dies; longer than a token call (15 s) can take. */
-export const LOCK_TTL_MS = 30_000
+const LOCK_TTL_MS = 30_000
 /** How long an instance waits for another one's refresh before giving up (`busy`). */
-export const LOCK_WAIT_MS = 20_000
-export const LOCK_POLL_MS = 100
+const LOCK_WAIT_MS = 20_000
+const LOCK_POLL_MS = 100
 
 export interface RefreshOnceOptions<T> {
   accountId: string

@@ -27,7 +27,7 @@ let extraCa: { file: string | null, tls: { secureContext?: SecureContext } } | n
  * is built once per file: building one from ~145 CAs costs ~20 ms of CPU, too much for every new
  * upstream connection.
  */
-export function trustedTls(file: string | null): { secureContext?: SecureContext } {
+function trustedTls(file: string | null): { secureContext?: SecureContext } {
   if (extraCa?.file !== file) {
     extraCa = { file, tls: file ? { secureContext: createSecureContext({ ca: [...rootCertificates, readFileSync(file, 'utf8')] }) } : {} }
   }

@@ -1,5 +1,5 @@
 /** The longest SSE line a reader keeps (1 MiB): longer lines are skipped, so memory stays bounded. */
-export const MAX_SSE_LINE = 1024 * 1024
+const MAX_SSE_LINE = 1024 * 1024
 
 /**
  * Splits an SSE byte stream into events' `data` payloads, however the bytes are split (LF or CRLF).

@@ -6,7 +6,7 @@
 /** Atto-USD in one USD. */
 export const ATTO_PER_USD = 10n ** 18n
 /** Atto-USD in one micro-USD. */
-export const ATTO_PER_MICRO = 10n ** 12n
+const ATTO_PER_MICRO = 10n ** 12n
 
 /** a × num / den, rounded half up (non-negative operands). */
 export function mulDiv(a: bigint, num: bigint, den: bigint): bigint {

@@ -10,7 +10,7 @@ import type { Usage } from './types'
 const MAX_AGE_MS = 5 * 60_000
 
 /** The overrides in Redis. An entry that is not valid (edited by hand) is skipped and logged, never fatal. */
-export async function readOverrides(redis: Redis): Promise<Record<string, PriceFields>> {
+async function readOverrides(redis: Redis): Promise<Record<string, PriceFields>> {
   const out: Record<string, PriceFields> = {}
   for (const [model, json] of Object.entries(await redis.hgetall(rk.pricingOverride()))) {
     let fields: unknown

@@ -61,7 +61,7 @@ export interface PriceListItem {
  * https://docs.claude.com/en/docs/about-claude/pricing#long-context-pricing. Gemini's ">200k
  * tokens" prompt tier is applied by the same rule. Only models with `_above_200k_tokens` prices switch.
  */
-export const LONG_CONTEXT_THRESHOLD = 200_000
+const LONG_CONTEXT_THRESHOLD = 200_000
 
 // How clients spell the same model: `anthropic/claude-…` (OpenRouter/LiteLLM style), Gemini API
 // resource names `models/gemini-…`, `gemini/…` and `google/…`. One prefix, only before its own

@@ -59,7 +59,7 @@ export function coveringBuckets(from: Date, to: Date, now = new Date()): string[
  * Sum many fields of one dimension kind over bucket hashes (full keys): one HMGET per bucket, so
  * the cost grows with buckets × fields read, never with the size of Redis.
  */
-export async function sumFields(redis: Redis, bucketKeys: string[], fields: string[]): Promise<Counters[]> {
+async function sumFields(redis: Redis, bucketKeys: string[], fields: string[]): Promise<Counters[]> {
   const sums = fields.map(() => zeroCounters())
   if (fields.length === 0 || bucketKeys.length === 0) return sums
   const pipe = redis.pipeline()
@@ -82,7 +82,7 @@ export async function breakdown(redis: Redis, bucketKeys: string[], ids: string[
 }
 
 /** Requests and tokens per minute over the last `minutes` complete-or-current minutes. */
-export async function ratePerMinute(redis: Redis, minutes = 5, now = new Date()) {
+async function ratePerMinute(redis: Redis, minutes = 5, now = new Date()) {
   const pipe = redis.pipeline()
   for (let i = 0; i < minutes; i++) pipe.hmget(rk.usageMinute(bucketIds(new Date(now.getTime() - i * 60_000)).minute), 'requests', 'tokens')
   let requests = 0

@@ -24,7 +24,7 @@ async function readInput(ctx: CliContext, path: string): Promise<string> {
   return text
 }
 
-export const exportCommand: Command = {
+const exportCommand: Command = {
   name: 'export',
   summary: 'write keys, accounts, admins, prices and usage to a JSON file',
   usage: helpText('data:export -- --out FILE [--decrypt]', [
@@ -56,7 +56,7 @@ export const exportCommand: Command = {
   },
 }
 
-export const importCommand: Command = {
+const importCommand: Command = {
   name: 'import',
   summary: 'read a data file into Redis',
   usage: helpText('data:import -- --in FILE', [

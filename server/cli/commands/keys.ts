@@ -12,7 +12,7 @@ import { fields, type Output, table, usd } from '../output'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** A key by id, or by exact name (case-insensitive when no name matches exactly); fails when ambiguous. */
-export async function resolveKey(redis: Redis, ref: string): Promise<ApiKeyRecord> {
+async function resolveKey(redis: Redis, ref: string): Promise<ApiKeyRecord> {
   if (UUID.test(ref)) {
     const byId = await getApiKey(redis, ref)
     if (byId) return byId

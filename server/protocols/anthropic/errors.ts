@@ -6,7 +6,7 @@ export type AnthropicErrorType
     | 'request_too_large' | 'rate_limit_error' | 'api_error' | 'overloaded_error' | 'timeout_error'
 
 /** The error body in Anthropic's own shape. */
-export function anthropicErrorBody(type: AnthropicErrorType, message: string): string {
+function anthropicErrorBody(type: AnthropicErrorType, message: string): string {
   return JSON.stringify({ type: 'error', error: { type, message } })
 }
 

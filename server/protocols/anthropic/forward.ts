@@ -51,7 +51,7 @@ export function upstreamUrl(apiUrl: string, path: string, clientUrl = ''): strin
 export const OAUTH_BETA = 'oauth-2025-04-20'
 
 /** The client's betas plus `extra`, de-duplicated, order kept. */
-export function mergeBetas(client: string | undefined, extra: string): string {
+function mergeBetas(client: string | undefined, extra: string): string {
   const all = (client ?? '').split(',').map(b => b.trim()).filter(Boolean)
   return [...new Set([...all, extra])].join(',')
 }

@@ -23,7 +23,7 @@ export function googleErrorBody(status: number, message: string): string {
   return JSON.stringify({ error: { code: status, message, status: STATUS[status] ?? 'UNKNOWN' } })
 }
 
-export function sendGoogleError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+function sendGoogleError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return
   const body = googleErrorBody(status, message)
   res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(body) })

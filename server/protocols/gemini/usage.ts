@@ -10,7 +10,7 @@ const n = (v: unknown): number => (isTokenCount(v) ? v : 0)
  * input is the uncached part and the cached part is a cache read (never charged twice); output is
  * candidates plus thinking (`thoughtsTokenCount`).
  */
-export function usageFromMetadata(m: Json | undefined): Usage {
+function usageFromMetadata(m: Json | undefined): Usage {
   const u = emptyUsage()
   if (!m) return u
   const cached = n(m.cachedContentTokenCount)
