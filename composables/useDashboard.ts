@@ -1,4 +1,5 @@
 import type { Counters } from '~~/server/usage/buckets'
+import type { LostEntry } from '~~/server/usage/lost'
 import type { Granularity } from '~/utils/format'
 
 /** Counters of one bucket or total, as the usage endpoints return them (cost in USD, costMicros exact). */
@@ -17,6 +18,8 @@ export interface DashboardSummary {
     tpm: number
   }
   keys: { total: number }
+  /** Requests admitted by an instance that died before recording them: how many, and the newest few. */
+  lost: { total: number, entries: (LostEntry & { keyName?: string })[] }
   accounts: { total: number, active: number, byState: Record<AccountState, number>, byPlatform: { claude: number, gemini: number } }
 }
 

@@ -21,3 +21,8 @@ export const TrendQuerySchema = z.intersection(RangeQuerySchema, z.object({
 export const BreakdownQuerySchema = z.intersection(RangeQuerySchema, z.object({
   by: z.enum(['key', 'account', 'model'], { error: 'by must be key, account or model' }),
 }))
+
+/** Query of the lost-requests list: how many of the newest to return (the store keeps 1,000). */
+export const LostQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1, { error: 'limit must be 1 to 1000' }).max(1000, { error: 'limit must be 1 to 1000' }).default(100),
+})

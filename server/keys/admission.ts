@@ -4,6 +4,7 @@ import { rk } from '../store/keys'
 import { bucketIds, dim, weekId } from '../usage/buckets'
 import type { ApiKeyRecord } from './records'
 import { activeLeases } from '../metrics'
+import type { InflightMark } from '../usage/lost'
 
 /**
  * How long a concurrency lease lives without renewal: a crashed instance's leases are free by
@@ -56,17 +57,24 @@ function denial(code: number, k: ApiKeyRecord, resetIn: number, now: Date): Deni
  * by activation, window requests/tokens/cost, concurrency lease, daily/weekly/total cost, token
  * limit. Cost and token limits compare what was recorded so far, so they can be exceeded only by
  * requests already admitted while the key was under its limit (they finish and are charged).
+ * `inflight` (a request that will be recorded) lists it in its instance's in-flight hash once admitted.
  */
-export async function admit(redis: Redis, k: ApiKeyRecord, now = new Date()): Promise<Admission | Denial> {
-  if (!hasLimits(k)) return { windowStart: '', leaseId: '' }
+export async function admit(redis: Redis, k: ApiKeyRecord, now = new Date(), inflight: InflightMark | null = null): Promise<Admission | Denial> {
+  if (!hasLimits(k)) {
+    // Nothing to check: the in-flight entry is the one Redis command before forwarding, not awaited
+    // (an outage just skips it: the client has no offline queue).
+    if (inflight) void redis.hset(inflight.hash, inflight.requestId, inflight.entry).catch(() => {})
+    return { windowStart: '', leaseId: '' }
+  }
   const leaseId = k.concurrencyLimit > 0 ? randomUUID() : ''
   const windowMs = k.rateLimitWindow > 0 && (k.rateLimitRequests > 0 || k.rateLimitTokens > 0 || k.rateLimitCost > 0) ? k.rateLimitWindow * 60_000 : 0
+  // An admitted request's in-flight entry is written by the same script (no extra command).
   const [code, value] = await redis.admit(
     rk.apiKey(k.id), rk.rateWindow(k.id), rk.leases(k.id), rk.usageBucket('day', bucketIds(now).day),
-    rk.weeklyCost(weekId(now), k.id), rk.usageTotal(),
+    rk.weeklyCost(weekId(now), k.id), rk.usageTotal(), inflight?.hash ?? rk.inflight(''),
     now.getTime(), now.toISOString(), leaseId, LEASE_MS, windowMs, k.rateLimitRequests, k.rateLimitTokens,
     usd(k.rateLimitCost), k.concurrencyLimit, usd(k.dailyCostLimit), usd(k.weeklyCostLimit), usd(k.totalCostLimit),
-    k.tokenLimit, k.activationDays * 86_400_000, dim.key(k.id),
+    k.tokenLimit, k.activationDays * 86_400_000, dim.key(k.id), inflight?.requestId ?? '', inflight?.entry ?? '',
   )
   if (code === 0) return { windowStart: String(value ?? ''), leaseId }
   return denial(code, k, Number(value) || 1, now)

@@ -58,7 +58,15 @@ export function scrapeGauges(read: {
   accounts: () => Promise<{ platform: string, state: string }[]>
   pools: () => { open: number, idle: number, busy: number, total: number, healthy: number, queued: number }
   usageBacklog: () => { queued: number, spilled: number }
+  lostRequests: () => Promise<number>
 }) {
+  new Gauge({
+    name: 'crs_requests_lost', help: 'Requests admitted by an instance that died before recording them (the lost store, all instances)', registers: [registry],
+    async collect() {
+      // Redis away: the last value stays (the scrape still answers).
+      await read.lostRequests().then(n => this.set(n), () => {})
+    },
+  })
   new Gauge({
     name: 'crs_usage_backlog', help: 'Usage records waiting for Redis (in memory, in the spill file)', labelNames: ['where'], registers: [registry],
     collect() {

@@ -5,6 +5,7 @@ import { closeLogging, configureLogging, useLogger } from '../logging'
 import { drainRelays } from '../relay/steps'
 import { useJournal } from '../usage/journal-store'
 import { closeRedis, createRedis, setRedis } from '../store/redis'
+import { startInstance } from '../usage/lost'
 
 const CONNECT_TIMEOUT_MS = 10_000
 
@@ -16,8 +17,9 @@ function fail(lines: string[]): never {
 
 /**
  * Process start: validate config (exit naming the variable), connect Redis (exit naming
- * REDIS_URL / REDIS_HOST when it does not answer), create the first admin. Shutdown: quit Redis
- * (the connection pools close in their own plugin).
+ * REDIS_URL / REDIS_HOST when it does not answer), create the first admin, announce this instance
+ * (alive key, reaper). Shutdown: drain, flush usage, retire the instance, quit Redis (the connection
+ * pools close in their own plugin).
  */
 export default defineNitroPlugin((nitroApp) => {
   let cfg
@@ -50,9 +52,12 @@ export default defineNitroPlugin((nitroApp) => {
   const howTo = 'Start Redis (apt-get install redis-server, brew install redis, or docker compose up -d redis) or set REDIS_URL.'
 
   const timer = setTimeout(() => fail([`Redis did not answer within ${CONNECT_TIMEOUT_MS / 1000} s at ${cfg.redis.describe}${lastError ? ` (${lastError})` : ''}.`, howTo]), CONNECT_TIMEOUT_MS)
+  let instance: ReturnType<typeof startInstance> | undefined
   redis.connect()
     .then(async () => {
       clearTimeout(timer)
+      // Alive key + reaper of dead instances' in-flight requests (counted lost: server/usage/lost.ts).
+      instance = startInstance(redis, err => log.debug({ err }, 'instance heartbeat failed (Redis away?)'))
       const created = await bootstrapAdmin(redis, cfg.admin.username, cfg.admin.password)
       if (created?.generatedPassword) {
         console.log(`\n  Admin user created: ${created.username} / ${created.generatedPassword}\n  (shown once; set ADMIN_PASSWORD or change it in the admin UI)\n`)
@@ -72,6 +77,9 @@ export default defineNitroPlugin((nitroApp) => {
     // Records still waiting for Redis get one more try, then go to DATA_DIR for the next start.
     await Promise.race([useJournal().flush(), new Promise(r => setTimeout(r, 2000))])
     useJournal().close()
+    // Leave only when nothing of ours is still in flight (else the others count it lost when our
+    // alive key expires, and a journalled record that lands later takes it back).
+    await instance?.retire().catch(() => {})
     await closeRedis()
     closeLogging()
   })

@@ -11,6 +11,7 @@ import { BodyTooLargeError, readBodyLimited } from '../upstream/body'
 import type { Outcome } from '../upstream/stream'
 import { pricing } from '../usage/pricing-store'
 import { useJournal } from '../usage/journal-store'
+import { inflightMark, instanceId, type Protocol } from '../usage/lost'
 import { emptyUsage, type Usage } from '../usage/types'
 import { isModelName, MODEL_NAME_RULE } from './model-name'
 
@@ -72,15 +73,22 @@ export function checkModelName(model: string, fail: Fail): void {
   if (model && !isModelName(model)) throw fail(400, 'invalid', `Invalid model name: ${MODEL_NAME_RULE}.`)
 }
 
+/** A request that spends upstream tokens and will be recorded: what its in-flight entry says. */
+export interface Spend { requestId: string, accountId: string, model: string, protocol: Protocol }
+
 /**
- * Admit a request in one Redis call, or refuse (429 / 401). `spend` (routes that spend upstream
- * tokens) checks every limit and counts the request; `lease` (count_tokens, model lists, setup
- * calls) checks expiry and takes a concurrency lease only — give it back with `releaseAdmission`.
+ * Admit a request in one Redis call, or refuse (429 / 401). With `spend` (routes that spend
+ * upstream tokens) every limit is checked, the request counted, and it is listed in this
+ * instance's in-flight hash until recorded (counted lost if the instance dies first); without
+ * (count_tokens, model lists, setup calls) expiry is checked and a concurrency lease taken only —
+ * give it back with `releaseAdmission`.
  */
-export async function admitOrFail(key: ApiKeyRecord, fail: Fail, mode: 'spend' | 'lease' = 'spend'): Promise<Admission> {
+export async function admitOrFail(key: ApiKeyRecord, fail: Fail, spend: Spend | null): Promise<Admission> {
   // A key with limits cannot be admitted without Redis: refuse at once instead of waiting.
   if (!storeReady() && hasLimits(key)) throw storeDown(fail)
-  const a = await timeRedis('admit', () => (mode === 'spend' ? admit(useRedis(), key) : admitLease(useRedis(), key)))
+  const a = await timeRedis('admit', () => (spend
+    ? admit(useRedis(), key, new Date(), inflightMark(spend.requestId, { keyId: key.id, accountId: spend.accountId, model: spend.model, protocol: spend.protocol }))
+    : admitLease(useRedis(), key)))
   if (!isDenial(a)) return a
   throw fail(a.status, a.status === 401 ? 'auth' : 'rate_limit', a.message, a.retryAfter ? { 'retry-after': String(a.retryAfter) } : {})
 }
@@ -168,6 +176,7 @@ function recordedModel(answered: string | null, requested: string, confirmed: bo
 /**
  * Record one request (one Redis call): counted when a response carried usage, or when the
  * client left before any answer (with what was seen). Upstream errors only release the lease.
+ * Every ending goes through here, so the request always leaves the in-flight hash.
  */
 export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served, requestId: string): Promise<number> {
   const table = await pricing.table()
@@ -183,7 +192,7 @@ export async function recordRequest(key: ApiKeyRecord, requested: string, admiss
   await useJournal().submit({
     requestId, keyId: key.id, accountId: s.accountId, model, usage, costMicros: micros, priced: known, counted,
     aborted: s.outcome !== 'done', status: s.status, durationMs: Date.now() - s.startedAt.getTime(),
-    at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId,
+    at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId, instanceId,
   })
   return micros
 }

@@ -3,6 +3,7 @@ import { usePools } from '../accounts/pools'
 import { safeEqual } from '../crypto'
 import { registry, scrapeGauges } from '../metrics'
 import { usageBacklog } from '../usage/journal-store'
+import { lostTotal } from '../usage/lost'
 
 let gauges = false
 
@@ -22,6 +23,7 @@ export default defineEventHandler(async (event) => {
         return { open: s.openConnections, busy: s.busyConnections, idle: s.openConnections - s.busyConnections, total: s.total, healthy: s.healthy, queued: s.queuedRequests }
       },
       usageBacklog,
+      lostRequests: () => lostTotal(useRedis()),
     })
   }
   setResponseHeader(event, 'content-type', registry.contentType)

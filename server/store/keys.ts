@@ -37,6 +37,16 @@ export const rk = {
   usageModels: () => 'usage:models',
   /** Last-used stamps of keys (`k:{id}`) and accounts (`a:{id}`). */
   lastUsed: () => 'last_used',
+  /**
+   * Requests lost to a crash (server/usage/lost.ts): a live instance's alive key (expires unless
+   * renewed), the set of instances that may have requests in flight, each instance's in-flight
+   * hash (request id → entry), and the lost store (request id → entry; ZSET by detection time).
+   */
+  instance: (instanceId: string) => `instance:${instanceId}`,
+  instances: () => 'instances',
+  inflight: (instanceId: string) => `inflight:${instanceId}`,
+  usageLost: () => 'usage:lost',
+  usageLostAt: () => 'usage:lost:at',
   systemInfo: () => 'system_info',
   /** Admin price overrides: field = model id, value = JSON of LiteLLM price fields. */
   pricingOverride: () => 'pricing_override',

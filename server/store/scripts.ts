@@ -6,16 +6,22 @@ const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
   // One request's usage (server/usage/buckets.ts explains the packed layout).
   // KEYS: 1-4 hour, day, month, total buckets; 5 rate window; 6 leases; 7 weekly cost;
   //       8 recent list; 9 last_used; 10 the key's model set; 11 all models set;
-  //       12 the minute's global counters (RPM/TPM, kept an hour).
+  //       12 the minute's global counters (RPM/TPM, kept an hour);
+  //       13 the in-flight hash of the instance that admitted it; 14 lost store; 15 lost store by time.
   // ARGV: 1-5 fields (*, k:, km:, a:, m:); 6 packed delta ("0,…" = nothing to count);
   //       7-9 TTLs hour/day/month; 10 window start admitted in ('' = none); 11 lease id ('' = none);
   //       12 recent entry; 13 recent max; 14 now ISO; 15 key field; 16 account field; 17 model;
   //       18 weekly TTL; 19 on a retry, the request's id as it appears in its recent entry ('' on a
-  //       first attempt: nothing extra is read).
+  //       first attempt: nothing extra is read); 20 the request id ('' = not tracked in flight).
+  // The request leaves its instance's in-flight hash; when it was not there any more (its instance
+  // looked dead and the reaper counted it lost), it lands after all: its lost entry goes (issue 13).
   // Returns 0, or 1 when the recent list shows the request was recorded already (nothing done).
   recordUsage: {
-    numberOfKeys: 12,
-    lua: `if ARGV[19] ~= '' then
+    numberOfKeys: 15,
+    lua: `if ARGV[20] ~= '' and redis.call('HDEL', KEYS[13], ARGV[20]) == 0 and redis.call('HDEL', KEYS[14], ARGV[20]) == 1 then
+  redis.call('ZREM', KEYS[15], ARGV[20])
+end
+if ARGV[19] ~= '' then
   for _, item in ipairs(redis.call('LRANGE', KEYS[8], 0, -1)) do
     if string.find(item, ARGV[19], 1, true) then return 1 end
   end
@@ -65,13 +71,15 @@ return 0`,
   },
   // Admit one request against every limit of a key, atomically: check everything first, and only
   // when all pass count the request (window) and take a concurrency lease. Denied → nothing counted.
-  // KEYS: 1 api key record, 2 rate window, 3 leases, 4 day bucket, 5 weekly cost, 6 total bucket.
+  // KEYS: 1 api key record, 2 rate window, 3 leases, 4 day bucket, 5 weekly cost, 6 total bucket,
+  //       7 this instance's in-flight hash.
   // ARGV: 1 now ms; 2 now ISO; 3 request id; 4 lease ms; 5 window ms; 6 window requests;
   //       7 window tokens; 8 window cost µ$; 9 concurrency; 10 daily cost µ$; 11 weekly cost µ$;
-  //       12 total cost µ$; 13 token limit; 14 activation ms; 15 key field (k:{id}).
+  //       12 total cost µ$; 13 token limit; 14 activation ms; 15 key field (k:{id});
+  //       16 the request's id in the in-flight hash ('' = not tracked); 17 its in-flight entry.
   // Returns {0, windowStart} when admitted, else {code, seconds until the window resets}.
   admit: {
-    numberOfKeys: 6,
+    numberOfKeys: 7,
     lua: `local now = tonumber(ARGV[1])
 local function counter(packed, i)
   if not packed then return 0 end
@@ -124,7 +132,53 @@ if windowMs > 0 then
   end
 end
 if concurrency > 0 then redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3]) end
+if ARGV[16] ~= '' then redis.call('HSET', KEYS[7], ARGV[16], ARGV[17]) end
 return { 0, windowStart }`,
+  },
+  // Count as lost the in-flight requests of every instance whose alive key has expired (it died
+  // without recording them), atomically: two instances reaping at once cannot count one twice.
+  // Key names built here (`instance:{id}`, `inflight:{id}`) come whole from ARGV, prefix included.
+  // KEYS: 1 the instances set, 2 the lost store (request id → entry), 3 the lost store by time.
+  // ARGV: 1 alive-key name up to the id, 2 in-flight hash name up to the id, 3 now ms,
+  //       4 lost entries kept (the oldest beyond go).
+  // Returns the number of requests counted lost now.
+  reapLost: {
+    numberOfKeys: 3,
+    lua: `local moved = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 0 then
+    local inflight = ARGV[2] .. id
+    local kv = redis.call('HGETALL', inflight)
+    for i = 1, #kv, 2 do
+      local entry = kv[i + 1]
+      if string.sub(entry, -1) == '}' then entry = string.sub(entry, 1, -2) .. ',"detectedAt":' .. ARGV[3] .. '}' end
+      redis.call('HSET', KEYS[2], kv[i], entry)
+      redis.call('ZADD', KEYS[3], ARGV[3], kv[i])
+      moved = moved + 1
+    end
+    redis.call('DEL', inflight)
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+if moved > 0 then
+  local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])
+  if over > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do redis.call('HDEL', KEYS[2], old) end
+    redis.call('ZREMRANGEBYRANK', KEYS[3], 0, over - 1)
+  end
+end
+return moved`,
+  },
+  // A clean shutdown: the instance leaves (alive key deleted, out of the set) only when none of
+  // its requests is still in flight; otherwise its alive key expires and the reaper counts them.
+  // KEYS: 1 alive key, 2 in-flight hash, 3 the instances set; ARGV: 1 the instance id.
+  // Returns 1 when it left, 0 when requests were still in flight.
+  retireInstance: {
+    numberOfKeys: 3,
+    lua: `if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+return 1`,
   },
   // Count one login attempt against both throttle buckets atomically, BEFORE the password is
   // checked, so parallel guesses cannot slip past the limit. KEYS: 1 the IP+username bucket, 2 the
@@ -160,6 +214,8 @@ declare module 'ioredis' {
     admit(...keysThenArgs: (string | number)[]): Result<[number, string | number], Context>
     loginAttempt(ipUserKey: string, ipKey: string, maxIpUser: number, maxIp: number, windowSeconds: number): Result<number, Context>
     releaseLock(lockKey: string, token: string): Result<number, Context>
+    reapLost(instancesKey: string, lostKey: string, lostAtKey: string, aliveKeyStem: string, inflightKeyStem: string, nowMs: number, keep: number): Result<number, Context>
+    retireInstance(aliveKey: string, inflightKey: string, instancesKey: string, instanceId: string): Result<number, Context>
   }
 }
 

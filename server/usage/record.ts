@@ -27,12 +27,15 @@ export interface UsageEvent {
   windowStart: string
   /** The concurrency lease to release ('' when none was taken). */
   leaseId: string
+  /** The instance that admitted it, whose in-flight hash lists it (absent in records journalled before it existed). */
+  instanceId?: string
 }
 
 /**
  * Record a request with ONE command (the recordUsage script): hour/day/month/all-time buckets
  * for the key, key×model, account, model and global dimensions; the rate window's tokens and
- * cost; the weekly cost; the lease release; the recent-requests list; last-used stamps. A
+ * cost; the weekly cost; the lease release; the recent-requests list; last-used stamps; its
+ * in-flight entry goes (and its lost entry, when it was counted lost and lands after all). A
  * `retry` (the first attempt failed without an answer: it may have landed) first looks for the
  * request id in the key's recent list and records nothing when it is there; false then.
  */
@@ -47,10 +50,11 @@ export async function recordUsage(redis: Redis, e: UsageEvent, retry = false): P
     rk.usageBucket('hour', b.hour), rk.usageBucket('day', b.day), rk.usageBucket('month', b.month), rk.usageTotal(),
     rk.rateWindow(e.keyId), rk.leases(e.keyId), rk.weeklyCost(weekId(e.at), e.keyId), rk.usageRecent(e.keyId),
     rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(), rk.usageMinute(b.minute),
+    rk.inflight(e.instanceId ?? ''), rk.usageLost(), rk.usageLostAt(),
     dim.all, dim.key(e.keyId), dim.keyModel(e.keyId, e.model), dim.account(e.accountId), dim.model(e.model),
     delta, BUCKET_TTL_SECONDS.hour, BUCKET_TTL_SECONDS.day, BUCKET_TTL_SECONDS.month,
     e.windowStart, e.leaseId, recent, RECENT_MAX, e.at.toISOString(), dim.key(e.keyId), dim.account(e.accountId),
-    e.model, 15 * 86_400, retry && e.requestId ? `"id":${JSON.stringify(e.requestId)}` : '',
+    e.model, 15 * 86_400, retry && e.requestId ? `"id":${JSON.stringify(e.requestId)}` : '', e.requestId,
   )
   return already === 0
 }

@@ -15,6 +15,7 @@ describe('web console: login, dashboard, settings, key stats', () => {
   let page: Page
   let errors: string[]
   let apiKey: string
+  let keyId: string
 
   const relay = async (n: number) => {
     for (let i = 0; i < n; i++) {
@@ -29,7 +30,7 @@ describe('web console: login, dashboard, settings, key stats', () => {
   beforeAll(async () => {
     await Promise.all([upstream.start(), server.start()])
     await server.createConsoleAccount(upstream.url)
-    apiKey = (await server.createKey({ name: 'browser-key', dailyCostLimit: 5, concurrencyLimit: 2 })).apiKey
+    ;({ apiKey, id: keyId } = await server.createKey({ name: 'browser-key', dailyCostLimit: 5, concurrencyLimit: 2 }))
     browser = await launch();
     ({ page, errors } = await openPage(browser, server, { locale: 'en-US', colorScheme: 'light' }))
     // Timers run as usual, but the auto-refresh test can jump ahead instead of waiting 10 s.
@@ -77,6 +78,26 @@ describe('web console: login, dashboard, settings, key stats', () => {
     await page.getByTestId('metric-requests').click()
     await page.waitForTimeout(400) // chart animations settle before the picture
     await snap(page, 'dashboard-light')
+  })
+
+  it('shows requests lost to a crash only when there are any, with the newest', async () => {
+    expect(await page.getByTestId('card-lost').count()).toBe(0)
+    // As the reaper leaves them when an instance dies mid-request (faults-lost.test.ts does it for real).
+    const detectedAt = Date.now()
+    await server.redis.pipeline()
+      .hset('usage:lost', 'req-lost-1', JSON.stringify({ keyId, accountId: '', model: 'claude-sonnet-4-5', startedAt: detectedAt - 20_000, protocol: 'anthropic', detectedAt }))
+      .zadd('usage:lost:at', detectedAt, 'req-lost-1')
+      .exec()
+    await page.getByTestId('refresh').click()
+    await page.getByTestId('card-lost').waitFor()
+    expect(await cardValue(page, 'card-lost')).toBe(1)
+    const row = page.getByTestId('card-lost').locator('[data-role=lost-entry]')
+    expect(await row.count()).toBe(1)
+    expect(await row.innerText()).toMatch(/browser-key\s+claude-sonnet-4-5/)
+    await snap(page, 'dashboard-lost')
+    await server.redis.pipeline().del('usage:lost').del('usage:lost:at').exec()
+    await page.getByTestId('refresh').click()
+    await expect.poll(() => page.getByTestId('card-lost').count()).toBe(0)
   })
 
   it('keeps dark mode across a reload', async () => {

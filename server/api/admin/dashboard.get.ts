@@ -1,16 +1,22 @@
 import { effectiveState } from '../../accounts/state'
+import { readLost } from '../../usage/lost'
 import { dashboardUsage } from '../../usage/stats'
 
-// Today and all-time usage, RPM/TPM, keys, and accounts of both platforms by state.
+const LOST_ON_DASHBOARD = 5
+
+// Today and all-time usage, RPM/TPM, keys, accounts of both platforms by state, and the newest requests lost to a crash.
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
-  const [usage, keys, claude, gemini] = await Promise.all([dashboardUsage(useRedis()), useRedis().zcard('api_key_index'), claudeAccounts.list(), geminiAccounts.list()])
+  const [usage, keys, claude, gemini, lost] = await Promise.all([
+    dashboardUsage(useRedis()), useRedis().zcard('api_key_index'), claudeAccounts.list(), geminiAccounts.list(), readLost(useRedis(), LOST_ON_DASHBOARD),
+  ])
   const accounts = [...claude, ...gemini]
   const byState: Record<string, number> = { active: 0, rate_limited: 0, overloaded: 0, cooldown: 0, error: 0, blocked: 0, disabled: 0 }
   for (const a of accounts) byState[a.isActive ? effectiveState(a.state).state : 'disabled']! += 1
   return {
     usage,
     keys: { total: keys },
+    lost,
     accounts: { total: accounts.length, active: accounts.filter(a => a.isActive).length, byState, byPlatform: { claude: claude.length, gemini: gemini.length } },
   }
 })

@@ -54,7 +54,7 @@ async function relayTracked(event: H3Event, opts: RelayOptions, requestId: strin
   const account = await claudeAccounts.pickFor(key, undefined, session)
   if (!account) throw await noAccount(key, requestId)
   // count_tokens is free upstream: it holds a lease (and checks expiry) but is neither counted nor recorded.
-  const admission = await admitOrFail(key, fail, opts.record ? 'spend' : 'lease')
+  const admission = await admitOrFail(key, fail, opts.record ? { requestId, accountId: account.id, model: requested, protocol: 'anthropic' } : null)
   const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
   const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0, ttfbMs: null, connectionWaitMs: 0 }
   try {

@@ -285,7 +285,7 @@ async function relayTracked(event: H3Event, path: string, requestId: string): Pr
   // Every route is admitted: generate calls spend (every limit, counted and recorded); countTokens,
   // model lists and setup calls hold a concurrency lease (and check expiry) while they run.
   const record = (route.kind === 'generate' || route.kind === 'internal') && (route.method === 'generateContent' || route.method === 'streamGenerateContent')
-  const admission = await admitOrFail(key, googleFail, record ? 'spend' : 'lease')
+  const admission = await admitOrFail(key, googleFail, record ? { requestId, accountId: account.id, model, protocol: 'gemini' } : null)
   const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
   const ac = new AbortController()
   const done: Finished = { account, tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), ttfbMs: null, connectionWaitMs: 0, attempts: 0 }
