@@ -179,7 +179,7 @@ function recordedModel(answered: string | null, requested: string, confirmed: bo
  * Every ending goes through here, so the request always leaves the in-flight hash.
  */
 export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served, requestId: string): Promise<number> {
-  const table = await pricing.table()
+  const table = await pricing.tableForRecording()
   const model = recordedModel(s.model, requested, s.usage !== null, m => table.resolve(m) !== null)
   const usage = s.usage ?? emptyUsage()
   const counted = s.usage !== null || (s.outcome === 'aborted' && s.status === 0)

@@ -2,7 +2,7 @@ import { createError } from 'h3'
 import type Redis from 'ioredis'
 import { useLogger } from '../logging'
 import { channels, invalidation, parseInvalidation, rk } from '../store/keys'
-import { publish, subscribe, useRedis } from '../store/redis'
+import { isStoreOutage, publish, subscribe, useRedis } from '../store/redis'
 import { type Cost, overrideProblem, type PriceFields, type PriceListItem, PriceTable } from './pricing'
 import type { Usage } from './types'
 
@@ -28,6 +28,10 @@ async function readOverrides(redis: Redis): Promise<Record<string, PriceFields>>
 }
 
 let current: { table: PriceTable, builtAt: number } | undefined
+/** The newest table built (kept through invalidations): what recording prices with while Redis does not answer. */
+let lastBuilt: PriceTable | undefined
+let shippedOnly: PriceTable | undefined
+let fallbackWarned = false
 let building: Promise<PriceTable> | undefined
 let subscribed = false
 
@@ -40,6 +44,8 @@ function rebuild(): Promise<PriceTable> {
   const p: Promise<PriceTable> = readOverrides(useRedis())
     .then((overrides) => {
       const table = new PriceTable(undefined, overrides)
+      lastBuilt = table
+      fallbackWarned = false
       // An invalidation while Redis was read makes this table stale: hand it to its waiters only.
       if (building === p) current = { table, builtAt: Date.now() }
       return table
@@ -68,9 +74,29 @@ function table(): Promise<PriceTable> {
   return building ?? rebuild()
 }
 
+/**
+ * The table to price a finished request with: the current one, or — when it must be rebuilt and
+ * Redis does not answer — the last one built (else the shipped prices alone), so a request is
+ * never left unrecorded for want of its price. The rebuild is tried again at the next call.
+ */
+async function tableForRecording(): Promise<PriceTable> {
+  try {
+    return await table()
+  }
+  catch (err) {
+    if (!isStoreOutage(err)) throw err
+    if (!fallbackWarned) {
+      fallbackWarned = true
+      useLogger().warn({ reason: (err as Error).message }, `price overrides cannot be read (Redis does not answer): recording with ${lastBuilt ? 'the last price table built' : 'the shipped prices alone'}`)
+    }
+    return lastBuilt ?? (shippedOnly ??= new PriceTable(undefined, {}))
+  }
+}
+
 /** Model prices: the shipped LiteLLM table plus admin overrides in Redis; changes reach every instance. */
 export const pricing = {
   table,
+  tableForRecording,
   /** Cost of one request with the current table (no Redis round trip once built). */
   async cost(model: string, usage: Usage): Promise<Cost> {
     return (await table()).costMicros(model, usage)

@@ -154,6 +154,19 @@ describe('Redis faults', () => {
     expect(await requestsOf(free.id) - before).toBe(3)
   }, 60_000)
 
+  it('a price table to rebuild during the outage (another instance changed a price): every 200 still recorded', async () => {
+    const before = await requestsOf(free.id)
+    // What another instance sends after an admin edits a price: this one drops its table and
+    // rebuilds it (reading the overrides from Redis) at its next recording.
+    await server.redis.publish(`${server.prefix}events:invalidate`, 'pricing')
+    await sleep(200)
+    await redis.kill()
+    for (let i = 0; i < 3; i++) expect((await send(free.apiKey)).status).toBe(200)
+    await redis.start()
+    await expect.poll(async () => (await journal()).queued + (await journal()).spilled, { timeout: 15_000 }).toBe(0)
+    await expect.poll(async () => requestsOf(free.id), { timeout: 5000 }).toBe(before + 3)
+  }, 60_000)
+
   it('shutdown with a backlog: the records wait in DATA_DIR and land after the next start', async () => {
     const before = await requestsOf(free.id)
     await redis.kill()
