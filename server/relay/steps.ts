@@ -19,7 +19,7 @@ import { isModelName, MODEL_NAME_RULE } from './model-name'
  * The protocol-neutral steps of relaying a request (key, body, admission, recording). Each
  * protocol passes `fail`, which turns a refusal into its own error shape.
  */
-export type FailKind = 'auth' | 'permission' | 'rate_limit' | 'invalid' | 'too_large' | 'unavailable'
+export type FailKind = 'auth' | 'permission' | 'rate_limit' | 'invalid' | 'too_large' | 'unavailable' | 'no_account' | 'upstream' | 'timeout'
 export type Fail = (status: number, kind: FailKind, message: string, headers?: Record<string, string>) => Error
 
 /** What a client is told while Redis does not answer (each protocol's handler sends it as a 503). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { upstreamUrl } from '../../server/protocols/anthropic/forward'
+import { upstreamUrl } from '../../server/protocols/anthropic/request'
 
 const MESSAGES = '/v1/messages'
 const COUNT = '/v1/messages/count_tokens'

@@ -2,7 +2,7 @@ import { request } from 'undici'
 import { claudeAccounts, type ClaudeAccount } from '../../accounts'
 import { type AccountStateRecord, upstreamErrorMessage } from '../../accounts/state'
 import { useConfig } from '../../config'
-import { accountAuthHeaders, baseUrl, upstreamUrl } from './forward'
+import { accountAuthHeaders, baseUrl, upstreamUrl } from './request'
 
 // The relay's own request: free (count_tokens), and nothing in it comes from a key holder.
 const PROBE_BODY = JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'ping' }] })

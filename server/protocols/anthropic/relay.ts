@@ -1,20 +1,21 @@
 import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
-import { claudeAccounts } from '../../accounts'
+import { type ClaudeAccount, claudeAccounts } from '../../accounts'
+import { stateFromResponse } from '../../accounts/state'
 import { useConfig } from '../../config'
-import { checkAccess } from '../../keys/access'
-import { keepLease } from '../../keys/admission'
-import { admitOrFail, authenticate, checkModelName, type Fail, type FailKind, logRequest, readJsonBody, recordRequest, relayRequest, releaseAdmission } from '../../relay/steps'
-import type { ApiKeyRecord } from '../../keys'
-import { useLogger } from '../../logging'
-import { useRedis } from '../../store/redis'
-import type { AnthropicErrorType } from './errors'
-import { type Finished, forwardWithFailover } from './forward'
+import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
+import { authenticate, type Fail, type FailKind } from '../../relay/steps'
+import { pump } from '../../upstream/stream'
+import { type AnthropicErrorType, sseErrorEvent } from './errors'
 import { AnthropicError } from './handler'
+import { confirmedByProbe } from './probe'
+import { ACCOUNT_STATUSES, baseUrl, clientHeaders, upstreamHeaders, upstreamUrl } from './request'
 import { sessionHash } from './session'
+import { AnthropicUsageTap } from './usage'
 
 const ANTHROPIC_TYPE: Record<FailKind, AnthropicErrorType> = {
-  auth: 'authentication_error', permission: 'permission_error', rate_limit: 'rate_limit_error', invalid: 'invalid_request_error', too_large: 'request_too_large', unavailable: 'api_error',
+  auth: 'authentication_error', permission: 'permission_error', rate_limit: 'rate_limit_error', invalid: 'invalid_request_error',
+  too_large: 'request_too_large', unavailable: 'api_error', no_account: 'overloaded_error', upstream: 'api_error', timeout: 'timeout_error',
 }
 const fail: Fail = (status, kind, message, headers) => new AnthropicError(status, ANTHROPIC_TYPE[kind], message, headers)
 
@@ -28,49 +29,60 @@ export interface RelayOptions {
   record: boolean
 }
 
-/** The 503 when no account can serve: the key holder is told when to retry; the admin's log gets why. */
-async function noAccount(key: ApiKeyRecord, requestId: string): Promise<AnthropicError> {
-  const why = await claudeAccounts.unavailable(key)
-  useLogger().warn({ reqId: requestId, keyId: key.id, accounts: why.detail }, 'no claude account can serve')
-  return new AnthropicError(503, 'overloaded_error', why.message, why.retryAfter ? { 'retry-after': String(why.retryAfter) } : {})
-}
-
-/** Relay one Claude Messages-API request: auth → access → account → admission → forward (with failover) → record. */
-export async function relayAnthropic(event: H3Event, opts: RelayOptions): Promise<void> {
-  return relayRequest(event.node.res, requestId => relayTracked(event, opts, requestId))
-}
-
-async function relayTracked(event: H3Event, opts: RelayOptions, requestId: string): Promise<void> {
-  const { req, res } = event.node
-  const cfg = useConfig()
-  const key = await requireClientKey(req)
-  const { raw, json } = await readJsonBody(req, cfg.relay.maxBodyBytes, fail)
-  const requested = typeof json.model === 'string' ? json.model : ''
-  checkModelName(requested, fail)
-  const denied = checkAccess(key, 'claude', requested, req.headers['user-agent'])
-  if (denied) throw new AnthropicError(403, 'permission_error', denied.message)
-  const hash = sessionHash(json)
-  const session = hash ? { keyId: key.id, hash } : null
-  const account = await claudeAccounts.pickFor(key, undefined, session)
-  if (!account) throw await noAccount(key, requestId)
-  // count_tokens is free upstream: it holds a lease (and checks expiry) but is neither counted nor recorded.
-  const admission = await admitOrFail(key, fail, opts.record ? { requestId, accountId: account.id, model: requested, protocol: 'anthropic' } : null)
-  const stopLease = keepLease(useRedis(), key.id, admission.leaseId)
-  const done: Finished = { tap: null, outcome: 'aborted', status: 0, startedAt: new Date(), account, attempts: 0, ttfbMs: null, connectionWaitMs: 0 }
-  try {
-    await forwardWithFailover(req, res, { key, session, first: account, raw, path: opts.path, record: opts.record }, done)
-  }
-  finally {
-    stopLease()
-    const served = {
-      accountId: done.account.id, model: done.tap?.model ?? null, usage: done.tap?.usage ?? null,
-      outcome: done.outcome, status: done.status, startedAt: done.startedAt,
+/** The Messages API as an adapter of the relay pipeline (its route: messages or count_tokens). */
+const anthropic: ProtocolAdapter<RelayOptions, ClaudeAccount, AnthropicUsageTap> = {
+  platform: 'claude',
+  protocol: 'anthropic',
+  fail,
+  accounts: claudeAccounts,
+  hasBody: () => true,
+  parse: (route, json) => ({
+    model: typeof json.model === 'string' ? json.model : '',
+    modelChecked: true,
+    stream: json.stream === true,
+    record: route.record,
+    route: route.path,
+    sessionHash: sessionHash(json),
+  }),
+  forwarding: ({ req, raw, session, route }, pick) => {
+    const cfg = useConfig()
+    return {
+      accounts: claudeAccounts,
+      pick,
+      fail,
+      call: async account => ({
+        url: upstreamUrl(baseUrl(account, cfg.claude.apiUrl), route.path, req.url), method: 'POST',
+        headers: upstreamHeaders(req, account, raw.length), body: raw,
+      }),
+      accountStatuses: ACCOUNT_STATUSES,
+      // A 401/403 may be about this request alone (a header or body a key holder chose): the
+      // account leaves the pool for good only when a request of the relay's own is refused too.
+      stateFrom: async (account, status, headers, body) => status === 401 || status === 403
+        ? confirmedByProbe(account, status, body)
+        : stateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
+      bufferedHeaders: headers => clientHeaders(headers, false),
+      answered: (account, status, headers) => {
+        claudeAccounts.noteWindow(account, headers)
+        // The conversation stays with the account that answered it (and moves with a failover).
+        if (status >= 200 && status < 300) claudeAccounts.bindSession(session, account.id)
+      },
+      deliver: async (up, res, d) => {
+        const sse = String(up.headers['content-type'] ?? '').startsWith('text/event-stream')
+        const ok = up.statusCode >= 200 && up.statusCode < 300
+        const tap = route.record && ok ? new AnthropicUsageTap(sse) : null
+        d.headersSent()
+        res.writeHead(up.statusCode, clientHeaders(up.headers, sse))
+        if (sse) res.flushHeaders()
+        if (tap) d.pumping()
+        // The upstream broke mid-body: tell an SSE client the way Anthropic does; cut others off.
+        const outcome = await pump(up.body, res, tap, sse ? () => res.end(sseErrorEvent('api_error', 'Upstream connection was lost mid-stream.')) : null)
+        return { outcome, tap }
+      },
     }
-    const costMicros = opts.record ? await recordRequest(key, requested, admission, served, requestId) : null
-    if (!opts.record) await releaseAdmission(key, admission)
-    logRequest({
-      ...served, requestId, platform: 'claude', route: opts.path, keyId: key.id, model: served.model ?? requested,
-      stream: json.stream === true, attempts: done.attempts, ttfbMs: done.ttfbMs, connectionWaitMs: done.connectionWaitMs, costMicros,
-    })
-  }
+  },
+}
+
+/** Relay one Claude Messages-API request through the pipeline (count_tokens is free upstream: a lease only). */
+export function relayAnthropic(event: H3Event, opts: RelayOptions): Promise<void> {
+  return runPipeline(event, anthropic, () => opts)
 }
