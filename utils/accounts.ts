@@ -151,22 +151,6 @@ export function todayUtcRange(now = new Date()): { from: string, to: string } {
   return { from: from.toISOString(), to: now.toISOString() }
 }
 
-/**
- * The admin API's validation message ("name: name is required; apiUrl: must be an http(s) URL")
- * split by field; whatever names no field stays in `rest`.
- */
-export function accountFieldErrors(message: string, fields: readonly string[]): { fields: Record<string, string>, rest: string } {
-  const out: Record<string, string> = {}
-  const rest: string[] = []
-  for (const part of message.split('; ')) {
-    const m = /^([\w.]+): (.*)$/s.exec(part)
-    const field = m?.[1]?.split('.')[0]
-    if (m && field && fields.includes(field)) out[field] = out[field] ? `${out[field]}; ${m[2]}` : m[2]!
-    else if (part.trim()) rest.push(part)
-  }
-  return { fields: out, rest: rest.join('; ') }
-}
-
 /** Tokens read from a pasted credentials file. */
 export interface ImportedCredentials { refreshToken: string, accessToken?: string, expiresAt?: number, scopes?: string[] }
 
@@ -211,7 +195,7 @@ export interface AccountKeyForm { apiUrl: string, apiKey: string, baseUrl: strin
 /** Imported OAuth tokens as typed or read from a credentials file. */
 export interface AccountImportForm { refreshToken: string, accessToken: string, expiresAt: string, scopes: string[] }
 
-/** Every field the admin API may name in a validation message (shown beside that field). */
+/** Every field the account forms show (a server field error on one of them is shown beside it). */
 export const ACCOUNT_FORM_FIELDS = ['name', 'description', 'priority', 'accountType', 'proxy', 'apiUrl', 'apiKey', 'baseUrl',
   'refreshToken', 'accessToken', 'expiresAt', 'scopes', 'projectId', 'code', 'sessionId'] as const
 

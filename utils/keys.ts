@@ -150,20 +150,8 @@ export function keyFormToPayload(f: KeyForm): KeyPayload {
   }
 }
 
-/**
- * The server's validation message ("rateLimitWindow: … is required; tags.0: …") by form field
- * (first path segment); text that names no field is kept under '_'.
- */
-export function parseFieldErrors(message: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const part of message.split(/;\s+/)) {
-    const m = /^([A-Za-z]\w*)(?:\.[\w.]+)?:\s*(.+)$/s.exec(part.trim())
-    const field = m && m[1] !== 'body' ? m[1]! : '_'
-    const text = m ? m[2]! : part.trim()
-    if (text) out[field] = out[field] ? `${out[field]}; ${text}` : text
-  }
-  return out
-}
+/** The form's fields (the request body's names too: a server field error goes beside its field). */
+export const KEY_FORM_FIELDS = Object.keys(emptyKeyForm()) as readonly (keyof KeyForm)[]
 
 // ---------------------------------------------------------------------------------------------
 // Status, expiry, limits

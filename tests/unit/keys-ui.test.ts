@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ApiKeyCreateSchema, ApiKeyUpdateSchema, validate } from '../../server/admin/schemas'
+import { ValidationError } from '../../server/admin/validation'
+import { formErrors } from '../../utils/api-errors'
 import { CLIENT_IDS } from '../../server/keys/access'
 import type { ApiKeyView } from '../../server/keys/records'
 import en from '../../locales/en/keys.json'
@@ -9,8 +11,11 @@ import zh from '../../locales/zh-CN/keys.json'
 import {
   emptyKeyForm, isoToLocalInput, KEY_CLIENT_IDS, KEY_LIMIT_FIELDS, KEY_PERMISSIONS, keyExpiresAt, keyFmt, keyFormToPayload,
   type KeyLimitField, keyLimitBars, keyStatus, keyToForm, type KeyUsageDetail, type KeyView, limitPercent, localInputToIso,
-  parseFieldErrors, splitKeyList,
+  KEY_FORM_FIELDS, splitKeyList,
 } from '../../utils/keys'
+
+/** A ValidationError as the browser's $fetch sees it: h3's JSON error body, `data` = the error's JSON. */
+const asFetchError = (err: unknown) => ({ data: { message: (err as Error).message, data: JSON.parse(JSON.stringify(err)) as unknown } })
 
 // The UI's copy of the server's key view must stay assignable both ways (checked by vue-tsc).
 const _toUi = (v: ApiKeyView): KeyView => v
@@ -68,21 +73,21 @@ describe('keys UI helpers', () => {
     expect(ApiKeyCreateSchema.safeParse(payload).success).toBe(true)
   })
 
-  it('maps the server\'s validation message to form fields', () => {
+  it('maps the server\'s structured validation errors to form fields', () => {
     const body = { ...keyFormToPayload({ ...emptyKeyForm(), name: 'x', rateLimitRequests: 5 }), concurrencyLimit: -1, tags: ['a,b'] }
-    let message = ''
+    let error: unknown
     try {
       validate(ApiKeyCreateSchema)(body)
     }
     catch (err) {
-      message = (err as Error).message
+      error = err
     }
-    const errors = parseFieldErrors(message)
+    const errors = formErrors(asFetchError(error), KEY_FORM_FIELDS).fields
     expect(Object.keys(errors).sort()).toEqual(['concurrencyLimit', 'rateLimitWindow', 'tags'])
     expect(errors.rateLimitWindow).toMatch(/required when a window limit is set/)
     expect(errors.tags).toMatch(/commas/)
-    expect(parseFieldErrors('body: Invalid input')).toEqual({ _: 'Invalid input' })
-    expect(parseFieldErrors('Something else went wrong')).toEqual({ _: 'Something else went wrong' })
+    expect(formErrors(asFetchError(new ValidationError([{ field: '', message: 'Invalid input' }])), KEY_FORM_FIELDS)).toEqual({ fields: {}, rest: 'Invalid input' })
+    expect(formErrors({ data: { message: 'Something else went wrong' } }, KEY_FORM_FIELDS)).toEqual({ fields: {}, rest: 'Something else went wrong' })
   })
 
   it.each([
