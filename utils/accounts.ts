@@ -85,23 +85,6 @@ export function proxyHostOf(url: string | null): string | null {
   return f.port ? `${host}:${f.port}` : host
 }
 
-/** How one unit reads (e.g. from the locale: `t('accounts.duration.h', { n })`). */
-export type DurationFormatter = (unit: 'd' | 'h' | 'm' | 's', n: string) => string
-const plainUnits: DurationFormatter = (unit, n) => `${n}${unit}`
-
-/** A remaining time in its two largest units: "2d 3h", "2h 05m", "4m 09s", "12s" (never negative). */
-export function formatRemaining(ms: number, unit: DurationFormatter = plainUnits): string {
-  const s = Math.max(0, Math.ceil(ms / 1000))
-  const d = Math.floor(s / 86_400)
-  const h = Math.floor((s % 86_400) / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  const pad = (n: number) => String(n).padStart(2, '0')
-  if (d) return `${unit('d', String(d))} ${unit('h', String(h))}`
-  if (h) return `${unit('h', String(h))} ${unit('m', pad(m))}`
-  if (m) return `${unit('m', String(m))} ${unit('s', pad(s % 60))}`
-  return unit('s', String(s))
-}
-
 export interface StateInfo {
   state: AccountStateName
   reason: string

@@ -1,10 +1,11 @@
 // Pure helpers of the API-keys screen: the shapes the admin API answers, the form model and its
-// conversion to a request body, status/expiry/limit derivations and formatting. No Nuxt or Vue
+// conversion to a request body, status/expiry/limit derivations (display formatting is utils/format.ts). No Nuxt or Vue
 // imports, so tests/unit/keys-ui.test.ts runs them with plain vitest. The server's types are
 // imported type-only (erased at build), so no server code reaches the browser bundle.
 
 import type { ApiKeyView, Permission } from '~~/server/keys/records'
 import type { Counters } from '~~/server/usage/buckets'
+import type { AmountUnit } from './format'
 
 export type KeyPermission = Permission
 
@@ -173,7 +174,7 @@ export function keyStatus(k: Pick<KeyView, 'isActive' | 'expiresAt' | 'activatio
   return until && Date.parse(until) <= now ? 'expired' : 'active'
 }
 
-export type KeyLimitUnit = 'count' | 'tokens' | 'usd'
+export type KeyLimitUnit = AmountUnit
 
 /** One limit with what was used against it (only limits that are on). */
 export interface KeyLimitBar {
@@ -210,53 +211,6 @@ export function keyLimitBars(k: KeyView, usage: Pick<KeyUsageDetail, 'usage' | '
 export function limitPercent(used: number, limit: number): number {
   if (limit <= 0 || used <= 0) return 0
   return Math.min(100, Math.max(1, Math.round((used / limit) * 100)))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Formatting (locale-aware where it matters)
-
-export const keyFmt = {
-  /** Dollars: cents for amounts from $1, up to 4 decimals below (requests often cost < $0.01). */
-  usd(n: number, locale = 'en'): string {
-    const digits = n !== 0 && Math.abs(n) < 1 ? 4 : 2
-    return new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: digits }).format(n)
-  },
-  count(n: number, locale = 'en'): string {
-    return new Intl.NumberFormat(locale).format(n)
-  },
-  /** 1234567 → 1.2M: token counts are large and only their size matters in a table. */
-  compact(n: number, locale = 'en'): string {
-    return new Intl.NumberFormat(locale, { notation: 'compact', maximumFractionDigits: 1 }).format(n)
-  },
-  value(n: number, unit: KeyLimitUnit, locale = 'en'): string {
-    return unit === 'usd' ? keyFmt.usd(n, locale) : unit === 'tokens' ? keyFmt.compact(n, locale) : keyFmt.count(n, locale)
-  },
-  dateTime(iso: string, locale = 'en'): string {
-    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso))
-  },
-  /** "3 minutes ago", "in 2 days" in the locale's words. */
-  ago(iso: string, locale = 'en', now = Date.now()): string {
-    const s = Math.round((Date.parse(iso) - now) / 1000)
-    const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' })
-    const abs = Math.abs(s)
-    if (abs < 60) return rtf.format(s, 'second')
-    if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute')
-    if (abs < 86_400) return rtf.format(Math.round(s / 3600), 'hour')
-    return rtf.format(Math.round(s / 86_400), 'day')
-  },
-  /**
-   * Time left as m:ss, h:mm:ss, or "2d 03:04:05" (never negative). Rounded down: the clock it is
-   * measured with ticks once a second, and a fresh 60-minute window must not read 1:00:01.
-   */
-  countdown(ms: number): string {
-    const total = Math.max(0, Math.floor(ms / 1000))
-    const d = Math.floor(total / 86_400)
-    const h = Math.floor((total % 86_400) / 3600)
-    const m = Math.floor((total % 3600) / 60)
-    const s = total % 60
-    if (d > 0) return `${d}d ${pad(h)}:${pad(m)}:${pad(s)}`
-    return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`
-  },
 }
 
 // ---------------------------------------------------------------------------------------------

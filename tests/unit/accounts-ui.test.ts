@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { formErrors } from '../../utils/api-errors'
+import { formatRemaining } from '../../utils/format'
 import {
-  accountKindOf, checkCommonForm, checkProxyForm, emptyProxyForm, formatRemaining, importFields, nextStateEnd,
+  accountKindOf, checkCommonForm, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
   parseCredentialsJson, poolSummary, type ProxyForm, proxyFormFromUrl, proxyHostOf, proxyUrlFromForm, stateInfo, todayUtcRange, tokenExpiryInfo,
 } from '../../utils/accounts'
 

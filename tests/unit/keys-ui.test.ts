@@ -9,7 +9,7 @@ import type { ApiKeyView } from '../../server/keys/records'
 import en from '../../locales/en/keys.json'
 import zh from '../../locales/zh-CN/keys.json'
 import {
-  emptyKeyForm, isoToLocalInput, KEY_CLIENT_IDS, KEY_LIMIT_FIELDS, KEY_PERMISSIONS, keyExpiresAt, keyFmt, keyFormToPayload,
+  emptyKeyForm, isoToLocalInput, KEY_CLIENT_IDS, KEY_LIMIT_FIELDS, KEY_PERMISSIONS, keyExpiresAt, keyFormToPayload,
   type KeyLimitField, keyLimitBars, keyStatus, keyToForm, type KeyUsageDetail, type KeyView, limitPercent, localInputToIso,
   KEY_FORM_FIELDS, splitKeyList,
 } from '../../utils/keys'
@@ -128,16 +128,6 @@ describe('keys UI helpers', () => {
 
   it.each([[0, 10, 0], [1, 200, 1], [50, 200, 25], [10, 10, 100], [15, 10, 100], [3, 0, 0]])('limitPercent(%d, %d) = %d', (used, limit, pct) => {
     expect(limitPercent(used, limit)).toBe(pct)
-  })
-
-  it.each([[0, '0:00'], [999, '0:00'], [1000, '0:01'], [60_000, '1:00'], [3_600_999, '1:00:00'], [90_061_000, '1d 01:01:01'], [-5000, '0:00']])('countdown(%d ms) = %s', (ms, text) => {
-    expect(keyFmt.countdown(ms)).toBe(text)
-  })
-
-  it('formats money with cents, and small amounts to 4 decimals', () => {
-    expect(keyFmt.usd(12.5)).toBe('$12.50')
-    expect(keyFmt.usd(0.00123)).toBe('$0.0012')
-    expect(keyFmt.usd(0)).toBe('$0.00')
   })
 })
 
