@@ -212,18 +212,3 @@ export function limitPercent(used: number, limit: number): number {
   if (limit <= 0 || used <= 0) return 0
   return Math.min(100, Math.max(1, Math.round((used / limit) * 100)))
 }
-
-// ---------------------------------------------------------------------------------------------
-// Shared Tailwind classes of the screen (kept here so every form control and button looks alike)
-
-export const keyClasses = {
-  card: 'rounded-2xl border border-white/60 bg-white/60 shadow-sm backdrop-blur dark:border-slate-700/60 dark:bg-slate-900/50',
-  input: 'w-full rounded-lg border border-slate-300 bg-white/80 px-3 py-2 text-sm text-slate-900 shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 dark:border-slate-600 dark:bg-slate-800/80 dark:text-slate-100 dark:placeholder:text-slate-500 dark:[color-scheme:dark]',
-  inputError: 'border-rose-500 dark:border-rose-500',
-  check: 'h-4 w-4 rounded border-slate-300 text-indigo-600 focus:ring-2 focus:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800',
-  primary: 'inline-flex items-center justify-center gap-1 rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:bg-indigo-500 dark:hover:bg-indigo-400',
-  secondary: 'inline-flex items-center justify-center gap-1 rounded-lg border border-slate-300 bg-white/70 px-3 py-2 text-sm font-medium text-slate-700 hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:border-slate-600 dark:bg-slate-800/70 dark:text-slate-200 dark:hover:bg-slate-700',
-  danger: 'inline-flex items-center justify-center gap-1 rounded-lg bg-rose-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-rose-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-rose-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:bg-rose-500 dark:hover:bg-rose-400',
-  small: 'rounded-md border border-slate-300 bg-white/70 px-2 py-1 text-xs font-medium text-slate-700 hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:opacity-60 dark:border-slate-600 dark:bg-slate-800/70 dark:text-slate-200 dark:hover:bg-slate-700',
-  muted: 'text-slate-500 dark:text-slate-400',
-} as const
