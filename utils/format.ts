@@ -133,6 +133,9 @@ export function formatTime(at: string | number | Date, locale = 'en'): string {
   return new Date(at).toLocaleTimeString(locale)
 }
 
+/** A log line's time as written (UTC, to the millisecond): "2026-11-29T08:05:09.123Z" → "08:05:09.123". */
+export const formatLogTime = (iso: string | undefined) => iso?.slice(11, 23) ?? ''
+
 /** A UTC day bucket ("2026-11-29") with its weekday: "Sun, Nov 29". */
 export function formatDay(date: string, locale = 'en'): string {
   return new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', weekday: 'short', timeZone: 'UTC' }).format(new Date(`${date}T00:00:00Z`))

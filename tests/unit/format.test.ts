@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   allTokens, bucketLabel, bucketStart, formatAgo, formatAmount, formatCount, formatCountdown, formatDateTime, formatDay, formatDuration,
-  formatMetric, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
+  formatLogTime, formatMetric, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
 } from '../../utils/format'
 
 describe('money', () => {
@@ -160,6 +160,11 @@ describe('buckets and dates', () => {
     expect(formatDateTime('not a date')).toBe('—')
     expect(formatDateTime('2026-11-29T08:05:00Z', 'en', 'UTC')).toBe('Nov 29, 2026, 8:05 AM')
     expect(formatDateTime(Date.parse('2026-11-29T08:05:00Z'), 'en', 'UTC')).toBe('Nov 29, 2026, 8:05 AM')
+  })
+
+  it('shows a log line\'s time as written, to the millisecond', () => {
+    expect(formatLogTime('2026-11-29T08:05:09.123Z')).toBe('08:05:09.123')
+    expect(formatLogTime(undefined)).toBe('')
   })
 
   it('names a UTC day with its weekday', () => {
