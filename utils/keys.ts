@@ -3,8 +3,11 @@
 // imports, so tests/unit/keys-ui.test.ts runs them with plain vitest. The server's types are
 // imported type-only (erased at build), so no server code reaches the browser bundle.
 
+import type { InternalApi } from 'nitropack'
 import type { ApiKeyView, Permission } from '~~/server/keys/records'
-import type { Counters } from '~~/server/usage/buckets'
+import type { UsageEvent } from '~~/server/usage/record'
+import type { Usage } from '~~/server/usage/types'
+import type { AccountView } from './accounts'
 import type { AmountUnit } from './format'
 
 export type KeyPermission = Permission
@@ -17,45 +20,25 @@ export const KEY_PERMISSIONS: readonly KeyPermission[] = ['all', 'claude', 'gemi
 /** An API key as the admin API shows it. */
 export type KeyView = ApiKeyView
 
-/** An account for the dedicated-account pickers (GET /api/admin/{claude,gemini}-accounts items). */
-export interface KeyAccountOption { id: string, name: string, accountType?: 'shared' | 'dedicated', isActive?: boolean }
+/** An account for the dedicated-account pickers (the fields it needs of GET /api/admin/{claude,gemini}-accounts items). */
+export type KeyAccountOption = Pick<AccountView, 'id' | 'name'> & Partial<Pick<AccountView, 'accountType' | 'isActive'>>
 
-export interface KeyListPage { items: KeyView[], total: number, offset: number, limit: number }
+/** GET /api/admin/api-keys: a page of keys. */
+export type KeyListPage = InternalApi['/api/admin/api-keys']['get']
+
+type KeyUsageResponse = InternalApi['/api/admin/api-keys/:id/usage']['get']
 
 /** Usage counters as GET /api/admin/api-keys/:id/usage answers them (cost in USD). */
-export type KeyCounters = Counters & { cost: number }
+export type KeyCounters = KeyUsageResponse['usage']['daily'][number]['models'][string]
 
-export interface KeyRecentRequest {
-  at: string
-  model: string
-  accountId: string
-  status: number
-  durationMs: number
-  inputTokens: number
-  outputTokens: number
-  cacheCreate5m: number
-  cacheCreate1h: number
-  cacheRead: number
-  costMicros: number
-  priced: boolean
-  aborted: boolean
-}
+/** One of a key's recent requests as the server records it (server/usage/record.ts; it reads them back untyped). */
+export type KeyRecentRequest = Pick<UsageEvent, 'model' | 'accountId' | 'status' | 'durationMs' | 'costMicros' | 'priced' | 'aborted'> & Usage & { id: string, at: string }
 
-export interface KeyLimitState {
-  window: { startedAt: string, resetsAt: string, requests: number, tokens: number, cost: number } | null
-  concurrency: { inUse: number, limit: number }
-  weeklyCost: number
-}
+/** A key's live limit state: the running rate window, leases in use, this week's cost. */
+export type KeyLimitState = KeyUsageResponse['state']
 
-export interface KeyUsageDetail {
-  id: string
-  usage: {
-    total: KeyCounters & { models: Record<string, KeyCounters> }
-    daily: (KeyCounters & { date: string, models: Record<string, KeyCounters> })[]
-  }
-  recent: KeyRecentRequest[]
-  state: KeyLimitState
-}
+/** GET /api/admin/api-keys/:id/usage, with the recent requests typed. */
+export type KeyUsageDetail = Omit<KeyUsageResponse, 'recent'> & { recent: KeyRecentRequest[] }
 
 /** Every token a request used (what token limits count). */
 export const totalTokens = (c: Pick<KeyCounters, 'inputTokens' | 'outputTokens' | 'cacheCreate5m' | 'cacheCreate1h' | 'cacheRead'>) =>
