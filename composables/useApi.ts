@@ -1,10 +1,5 @@
 import type { NitroFetchOptions } from 'nitropack'
-
-/** The message a failed admin call carried (h3 errors put it in `message`). */
-export function errorMessage(err: unknown): string {
-  const e = err as { data?: { message?: string, error?: { message?: string } }, message?: string }
-  return e.data?.message || e.data?.error?.message || e.message || 'Request failed'
-}
+import { errorMessage } from '~/utils/api-errors'
 
 /**
  * Admin API calls from the browser (session cookie). A 401 anywhere sends the user to the login

@@ -1,36 +1,10 @@
-import type { ApiKeySettings, Permission } from '~~/server/keys/records'
-import type { UsageCounters } from '~/composables/useDashboard'
-
-type ModelCounters = Record<string, UsageCounters>
+import type { InternalApi } from 'nitropack'
 
 /** GET /api/v1/key-info (what a key holder may see about their own key). */
-export interface KeyInfo {
-  id: string
-  name: string
-  isActive: boolean
-  createdAt: string
-  lastUsedAt: string | null
-  expiresAt: string | null
-  activation: { days: number, activatedAt: string | null } | null
-  permissions: Permission
-  allowedModels: string[]
-  blockedModels: string[]
-  allowedClients: string[]
-  limits: Pick<ApiKeySettings, 'rateLimitWindow' | 'rateLimitRequests' | 'rateLimitTokens' | 'rateLimitCost' | 'concurrencyLimit' | 'dailyCostLimit' | 'weeklyCostLimit' | 'totalCostLimit' | 'tokenLimit'>
-  state: {
-    window: { startedAt: string, resetsAt: string, requests: number, tokens: number, cost: number } | null
-    concurrency: { inUse: number, limit: number }
-    weeklyCost: number
-  }
-  usage: { total: UsageCounters & { models: ModelCounters }, today: UsageCounters & { date: string, models: ModelCounters } }
-}
+export type KeyInfo = InternalApi['/api/v1/key-info']['default']
 
 /** GET /api/v1/usage?days=N: daily buckets newest first. */
-export interface KeyUsage {
-  keyId: string
-  total: UsageCounters & { models: ModelCounters }
-  daily: (UsageCounters & { date: string, models: ModelCounters })[]
-}
+export type KeyUsage = InternalApi['/api/v1/usage']['default']
 
 export const USAGE_DAYS = 7
 

@@ -1,41 +1,29 @@
-// Pure helpers of the Accounts screen (no Nuxt imports: unit-tested with plain vitest).
+// Pure helpers of the Accounts screen (no Nuxt imports: unit-tested with plain vitest). The admin
+// API's shapes come from the server's route types (type-only, erased at build).
+
+import type { InternalApi } from 'nitropack'
 
 export type AccountPlatform = 'claude' | 'gemini'
-export type AccountStateName = 'active' | 'rate_limited' | 'overloaded' | 'cooldown' | 'error' | 'blocked'
 /** The four kinds the table shows (message keys under accounts.kind). */
 export type AccountKind = 'claudeOauth' | 'claudeConsole' | 'geminiOauth' | 'geminiApiKey'
 
-/** An account as GET /api/admin/{claude|gemini}-accounts shows it (secrets never included). */
-export interface AccountView {
-  id: string
-  platform: AccountPlatform
-  type: 'console' | 'oauth' | 'api-key'
-  name: string
-  description: string
-  priority: number
-  isActive: boolean
-  accountType: 'shared' | 'dedicated'
-  /** Redacted: `socks5://user:***@host:port`. */
-  proxy: string | null
-  apiUrl?: string
-  baseUrl?: string
-  projectId?: string | null
-  apiKeyPreview: string | null
-  oauth: { expiresAt: string | null, scopes: string[], email: string | null, organization: string | null } | null
-  status: { state: AccountStateName, reason?: string, since?: string, until?: string | null }
-  sessionWindow: { status: string, resetAt: string | null } | null
-  lastUsedAt: string | null
-}
+type ServerAccountView = InternalApi['/api/admin/claude-accounts/:id']['get']
+
+/**
+ * An account as GET /api/admin/{claude|gemini}-accounts shows it (secrets never included; proxy
+ * redacted as `socks5://user:***@host:port`). The server's view is a union of the two platforms'
+ * shapes; here both in one: Claude accounts have `apiUrl`, Gemini accounts `baseUrl` and `projectId`.
+ */
+export type AccountView = Omit<ServerAccountView, 'apiUrl' | 'baseUrl' | 'projectId'> & { apiUrl?: string, baseUrl?: string, projectId?: string | null }
+
+/** An account's state name ('active' when it is in the pool). */
+export type AccountStateName = AccountView['status']['state']
 
 /** One account's entry in GET /connection-pools. */
-export interface PoolEntry {
-  accountId: string
-  healthy: boolean
-  origins: { origin: string, open: number, idle: number, busy: number, warmTarget: number, lastError: { message: string, at: string } | null }[]
-}
+export type PoolEntry = InternalApi['/connection-pools']['get']['accounts'][number]
 
 /** One row of GET /api/admin/usage/breakdown?by=account. */
-export interface UsageRow { id: string, requests: number, inputTokens: number, outputTokens: number, cacheCreate5m: number, cacheCreate1h: number, cacheRead: number, cost: number }
+export type UsageRow = InternalApi['/api/admin/usage/breakdown']['get']['items'][number]
 
 export const accountsApiBase = (platform: AccountPlatform) => `/api/admin/${platform}-accounts`
 
@@ -85,23 +73,6 @@ export function proxyHostOf(url: string | null): string | null {
   return f.port ? `${host}:${f.port}` : host
 }
 
-/** How one unit reads (e.g. from the locale: `t('accounts.duration.h', { n })`). */
-export type DurationFormatter = (unit: 'd' | 'h' | 'm' | 's', n: string) => string
-const plainUnits: DurationFormatter = (unit, n) => `${n}${unit}`
-
-/** A remaining time in its two largest units: "2d 3h", "2h 05m", "4m 09s", "12s" (never negative). */
-export function formatRemaining(ms: number, unit: DurationFormatter = plainUnits): string {
-  const s = Math.max(0, Math.ceil(ms / 1000))
-  const d = Math.floor(s / 86_400)
-  const h = Math.floor((s % 86_400) / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  const pad = (n: number) => String(n).padStart(2, '0')
-  if (d) return `${unit('d', String(d))} ${unit('h', String(h))}`
-  if (h) return `${unit('h', String(h))} ${unit('m', pad(m))}`
-  if (m) return `${unit('m', String(m))} ${unit('s', pad(s % 60))}`
-  return unit('s', String(s))
-}
-
 export interface StateInfo {
   state: AccountStateName
   reason: string
@@ -114,7 +85,10 @@ export interface StateInfo {
  * What the table shows for an account's status at `now`: a state whose end has passed reads as
  * active (the server reports it so on the next load).
  */
-export function stateInfo(status: AccountView['status'], now = Date.now()): StateInfo {
+/** What the state helpers read of an account's `status` (the server's view, or a part of it). */
+export interface StatusLike { state: AccountStateName, reason?: string, since?: string, until?: string | null }
+
+export function stateInfo(status: StatusLike, now = Date.now()): StateInfo {
   if (status.state === 'active') return { state: 'active', reason: '', endsAt: null, remainingMs: null }
   const endsAt = status.until ? Date.parse(status.until) : null
   if (endsAt !== null && endsAt <= now) return { state: 'active', reason: '', endsAt: null, remainingMs: null }
@@ -129,7 +103,7 @@ export function tokenExpiryInfo(oauth: AccountView['oauth'], now = Date.now()): 
 }
 
 /** The earliest future end among states (ms), to reload when a state runs out. */
-export function nextStateEnd(accounts: Pick<AccountView, 'status'>[], now = Date.now()): number | null {
+export function nextStateEnd(accounts: { status: StatusLike }[], now = Date.now()): number | null {
   let next: number | null = null
   for (const a of accounts) {
     const end = a.status.until ? Date.parse(a.status.until) : Number.NaN
@@ -139,7 +113,7 @@ export function nextStateEnd(accounts: Pick<AccountView, 'status'>[], now = Date
 }
 
 /** Open connections / warm target of an account's API origin, and whether it can connect. */
-export function poolSummary(p: PoolEntry | undefined): { open: number, target: number, healthy: boolean, lastError: string | null } | null {
+export function poolSummary(p: (Pick<PoolEntry, 'accountId' | 'healthy'> & { origins: Pick<PoolEntry['origins'][number], 'open' | 'warmTarget' | 'lastError'>[] }) | undefined): { open: number, target: number, healthy: boolean, lastError: string | null } | null {
   const api = p?.origins[0]
   if (!p || !api) return null
   return { open: api.open, target: api.warmTarget, healthy: p.healthy, lastError: api.lastError?.message ?? null }
@@ -149,22 +123,6 @@ export function poolSummary(p: PoolEntry | undefined): { open: number, target: n
 export function todayUtcRange(now = new Date()): { from: string, to: string } {
   const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()))
   return { from: from.toISOString(), to: now.toISOString() }
-}
-
-/**
- * The admin API's validation message ("name: name is required; apiUrl: must be an http(s) URL")
- * split by field; whatever names no field stays in `rest`.
- */
-export function accountFieldErrors(message: string, fields: readonly string[]): { fields: Record<string, string>, rest: string } {
-  const out: Record<string, string> = {}
-  const rest: string[] = []
-  for (const part of message.split('; ')) {
-    const m = /^([\w.]+): (.*)$/s.exec(part)
-    const field = m?.[1]?.split('.')[0]
-    if (m && field && fields.includes(field)) out[field] = out[field] ? `${out[field]}; ${m[2]}` : m[2]!
-    else if (part.trim()) rest.push(part)
-  }
-  return { fields: out, rest: rest.join('; ') }
 }
 
 /** Tokens read from a pasted credentials file. */
@@ -211,7 +169,7 @@ export interface AccountKeyForm { apiUrl: string, apiKey: string, baseUrl: strin
 /** Imported OAuth tokens as typed or read from a credentials file. */
 export interface AccountImportForm { refreshToken: string, accessToken: string, expiresAt: string, scopes: string[] }
 
-/** Every field the admin API may name in a validation message (shown beside that field). */
+/** Every field the account forms show (a server field error on one of them is shown beside it). */
 export const ACCOUNT_FORM_FIELDS = ['name', 'description', 'priority', 'accountType', 'proxy', 'apiUrl', 'apiKey', 'baseUrl',
   'refreshToken', 'accessToken', 'expiresAt', 'scopes', 'projectId', 'code', 'sessionId'] as const
 

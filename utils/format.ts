@@ -1,4 +1,6 @@
-// Display formatters for the console (auto-imported in components; plain TS so unit tests import them).
+// The console's one formatter module: every count, token figure, amount of money, date and
+// duration on screen goes through here, so a cost reads the same on every page (auto-imported in
+// components; plain TS so unit tests import them).
 
 /** Token counters as the usage endpoints return them. */
 export interface TokenCounts {
@@ -104,16 +106,80 @@ export function rangeQuery(hours: number, now = new Date()): { from: string, to:
   return { from: new Date(now.getTime() - hours * 3_600_000).toISOString(), to: now.toISOString() }
 }
 
-/** A date-time for tables ("—" when there is none). */
-export function formatDateTime(iso: string | null | undefined, locale = 'en', timeZone?: string): string {
-  if (!iso) return '—'
-  const d = new Date(iso)
+/** A date-time for tables ("—" when there is none): an ISO string or epoch milliseconds. */
+export function formatDateTime(at: string | number | null | undefined, locale = 'en', timeZone?: string): string {
+  if (at === null || at === undefined || at === '') return '—'
+  const d = new Date(at)
   if (Number.isNaN(d.getTime())) return '—'
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(d)
 }
 
+/** What a figure counts: requests (or other things), tokens, or USD. */
+export type AmountUnit = 'count' | 'tokens' | 'usd'
+
+/** A figure in its unit: counts grouped, tokens compact, USD as money. */
+export function formatAmount(value: number, unit: AmountUnit, locale = 'en'): string {
+  if (unit === 'usd') return formatUsd(value, locale)
+  return unit === 'tokens' ? formatTokens(value, locale) : formatCount(value, locale)
+}
+
 /** A chart value of a metric: requests as counts, tokens compact, cost (USD) as money. */
 export function formatMetric(value: number, metric: 'requests' | 'tokens' | 'cost', locale = 'en'): string {
-  if (metric === 'cost') return formatUsd(value, locale)
-  return metric === 'tokens' ? formatTokens(value, locale) : formatCount(value, locale)
+  return formatAmount(value, metric === 'cost' ? 'usd' : metric === 'tokens' ? 'tokens' : 'count', locale)
+}
+
+/** A time of day ("14:05:09" / "2:05:09 PM") of an ISO string, epoch ms or Date. */
+export function formatTime(at: string | number | Date, locale = 'en'): string {
+  return new Date(at).toLocaleTimeString(locale)
+}
+
+/** A log line's time as written (UTC, to the millisecond): "2026-11-29T08:05:09.123Z" → "08:05:09.123". */
+export const formatLogTime = (iso: string | undefined) => iso?.slice(11, 23) ?? ''
+
+/** A UTC day bucket ("2026-11-29") with its weekday: "Sun, Nov 29". */
+export function formatDay(date: string, locale = 'en'): string {
+  return new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', weekday: 'short', timeZone: 'UTC' }).format(new Date(`${date}T00:00:00Z`))
+}
+
+/** "3 minutes ago", "in 2 days" in the locale's words. */
+export function formatAgo(iso: string, locale = 'en', now = Date.now()): string {
+  const s = Math.round((Date.parse(iso) - now) / 1000)
+  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' })
+  const abs = Math.abs(s)
+  if (abs < 60) return rtf.format(s, 'second')
+  if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute')
+  if (abs < 86_400) return rtf.format(Math.round(s / 3600), 'hour')
+  return rtf.format(Math.round(s / 86_400), 'day')
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0')
+
+/**
+ * Time left as a clock: m:ss, h:mm:ss, or "2d 03:04:05" (never negative). Rounded down: the clock
+ * it is measured with ticks once a second, and a fresh 60-minute window must not read 1:00:01.
+ */
+export function formatCountdown(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000))
+  const d = Math.floor(total / 86_400)
+  const h = Math.floor((total % 86_400) / 3600)
+  const m = Math.floor((total % 3600) / 60)
+  const s = total % 60
+  if (d > 0) return `${d}d ${pad2(h)}:${pad2(m)}:${pad2(s)}`
+  return h > 0 ? `${h}:${pad2(m)}:${pad2(s)}` : `${m}:${pad2(s)}`
+}
+
+/** How one unit of a remaining time reads (e.g. from the locale: `t('accounts.duration.h', { n })`). */
+export type DurationFormatter = (unit: 'd' | 'h' | 'm' | 's', n: string) => string
+const plainUnits: DurationFormatter = (unit, n) => `${n}${unit}`
+
+/** A remaining time in its two largest units: "2d 3h", "2h 05m", "4m 09s", "12s" (never negative). */
+export function formatRemaining(ms: number, unit: DurationFormatter = plainUnits): string {
+  const s = Math.max(0, Math.ceil(ms / 1000))
+  const d = Math.floor(s / 86_400)
+  const h = Math.floor((s % 86_400) / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  if (d) return `${unit('d', String(d))} ${unit('h', String(h))}`
+  if (h) return `${unit('h', String(h))} ${unit('m', pad2(m))}`
+  if (m) return `${unit('m', String(m))} ${unit('s', pad2(s % 60))}`
+  return unit('s', String(s))
 }

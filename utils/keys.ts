@@ -1,10 +1,14 @@
 // Pure helpers of the API-keys screen: the shapes the admin API answers, the form model and its
-// conversion to a request body, status/expiry/limit derivations and formatting. No Nuxt or Vue
+// conversion to a request body, status/expiry/limit derivations (display formatting is utils/format.ts). No Nuxt or Vue
 // imports, so tests/unit/keys-ui.test.ts runs them with plain vitest. The server's types are
 // imported type-only (erased at build), so no server code reaches the browser bundle.
 
+import type { InternalApi } from 'nitropack'
 import type { ApiKeyView, Permission } from '~~/server/keys/records'
-import type { Counters } from '~~/server/usage/buckets'
+import type { UsageEvent } from '~~/server/usage/record'
+import type { Usage } from '~~/server/usage/types'
+import type { AccountView } from './accounts'
+import type { AmountUnit } from './format'
 
 export type KeyPermission = Permission
 
@@ -16,45 +20,25 @@ export const KEY_PERMISSIONS: readonly KeyPermission[] = ['all', 'claude', 'gemi
 /** An API key as the admin API shows it. */
 export type KeyView = ApiKeyView
 
-/** An account for the dedicated-account pickers (GET /api/admin/{claude,gemini}-accounts items). */
-export interface KeyAccountOption { id: string, name: string, accountType?: 'shared' | 'dedicated', isActive?: boolean }
+/** An account for the dedicated-account pickers (the fields it needs of GET /api/admin/{claude,gemini}-accounts items). */
+export type KeyAccountOption = Pick<AccountView, 'id' | 'name'> & Partial<Pick<AccountView, 'accountType' | 'isActive'>>
 
-export interface KeyListPage { items: KeyView[], total: number, offset: number, limit: number }
+/** GET /api/admin/api-keys: a page of keys. */
+export type KeyListPage = InternalApi['/api/admin/api-keys']['get']
+
+type KeyUsageResponse = InternalApi['/api/admin/api-keys/:id/usage']['get']
 
 /** Usage counters as GET /api/admin/api-keys/:id/usage answers them (cost in USD). */
-export type KeyCounters = Counters & { cost: number }
+export type KeyCounters = KeyUsageResponse['usage']['daily'][number]['models'][string]
 
-export interface KeyRecentRequest {
-  at: string
-  model: string
-  accountId: string
-  status: number
-  durationMs: number
-  inputTokens: number
-  outputTokens: number
-  cacheCreate5m: number
-  cacheCreate1h: number
-  cacheRead: number
-  costMicros: number
-  priced: boolean
-  aborted: boolean
-}
+/** One of a key's recent requests as the server records it (server/usage/record.ts; it reads them back untyped). */
+export type KeyRecentRequest = Pick<UsageEvent, 'model' | 'accountId' | 'status' | 'durationMs' | 'costMicros' | 'priced' | 'aborted'> & Usage & { id: string, at: string }
 
-export interface KeyLimitState {
-  window: { startedAt: string, resetsAt: string, requests: number, tokens: number, cost: number } | null
-  concurrency: { inUse: number, limit: number }
-  weeklyCost: number
-}
+/** A key's live limit state: the running rate window, leases in use, this week's cost. */
+export type KeyLimitState = KeyUsageResponse['state']
 
-export interface KeyUsageDetail {
-  id: string
-  usage: {
-    total: KeyCounters & { models: Record<string, KeyCounters> }
-    daily: (KeyCounters & { date: string, models: Record<string, KeyCounters> })[]
-  }
-  recent: KeyRecentRequest[]
-  state: KeyLimitState
-}
+/** GET /api/admin/api-keys/:id/usage, with the recent requests typed. */
+export type KeyUsageDetail = Omit<KeyUsageResponse, 'recent'> & { recent: KeyRecentRequest[] }
 
 /** Every token a request used (what token limits count). */
 export const totalTokens = (c: Pick<KeyCounters, 'inputTokens' | 'outputTokens' | 'cacheCreate5m' | 'cacheCreate1h' | 'cacheRead'>) =>
@@ -150,20 +134,8 @@ export function keyFormToPayload(f: KeyForm): KeyPayload {
   }
 }
 
-/**
- * The server's validation message ("rateLimitWindow: … is required; tags.0: …") by form field
- * (first path segment); text that names no field is kept under '_'.
- */
-export function parseFieldErrors(message: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const part of message.split(/;\s+/)) {
-    const m = /^([A-Za-z]\w*)(?:\.[\w.]+)?:\s*(.+)$/s.exec(part.trim())
-    const field = m && m[1] !== 'body' ? m[1]! : '_'
-    const text = m ? m[2]! : part.trim()
-    if (text) out[field] = out[field] ? `${out[field]}; ${text}` : text
-  }
-  return out
-}
+/** The form's fields (the request body's names too: a server field error goes beside its field). */
+export const KEY_FORM_FIELDS = Object.keys(emptyKeyForm()) as readonly (keyof KeyForm)[]
 
 // ---------------------------------------------------------------------------------------------
 // Status, expiry, limits
@@ -185,7 +157,7 @@ export function keyStatus(k: Pick<KeyView, 'isActive' | 'expiresAt' | 'activatio
   return until && Date.parse(until) <= now ? 'expired' : 'active'
 }
 
-export type KeyLimitUnit = 'count' | 'tokens' | 'usd'
+export type KeyLimitUnit = AmountUnit
 
 /** One limit with what was used against it (only limits that are on). */
 export interface KeyLimitBar {
@@ -223,65 +195,3 @@ export function limitPercent(used: number, limit: number): number {
   if (limit <= 0 || used <= 0) return 0
   return Math.min(100, Math.max(1, Math.round((used / limit) * 100)))
 }
-
-// ---------------------------------------------------------------------------------------------
-// Formatting (locale-aware where it matters)
-
-export const keyFmt = {
-  /** Dollars: cents for amounts from $1, up to 4 decimals below (requests often cost < $0.01). */
-  usd(n: number, locale = 'en'): string {
-    const digits = n !== 0 && Math.abs(n) < 1 ? 4 : 2
-    return new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: digits }).format(n)
-  },
-  count(n: number, locale = 'en'): string {
-    return new Intl.NumberFormat(locale).format(n)
-  },
-  /** 1234567 → 1.2M: token counts are large and only their size matters in a table. */
-  compact(n: number, locale = 'en'): string {
-    return new Intl.NumberFormat(locale, { notation: 'compact', maximumFractionDigits: 1 }).format(n)
-  },
-  value(n: number, unit: KeyLimitUnit, locale = 'en'): string {
-    return unit === 'usd' ? keyFmt.usd(n, locale) : unit === 'tokens' ? keyFmt.compact(n, locale) : keyFmt.count(n, locale)
-  },
-  dateTime(iso: string, locale = 'en'): string {
-    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso))
-  },
-  /** "3 minutes ago", "in 2 days" in the locale's words. */
-  ago(iso: string, locale = 'en', now = Date.now()): string {
-    const s = Math.round((Date.parse(iso) - now) / 1000)
-    const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' })
-    const abs = Math.abs(s)
-    if (abs < 60) return rtf.format(s, 'second')
-    if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute')
-    if (abs < 86_400) return rtf.format(Math.round(s / 3600), 'hour')
-    return rtf.format(Math.round(s / 86_400), 'day')
-  },
-  /**
-   * Time left as m:ss, h:mm:ss, or "2d 03:04:05" (never negative). Rounded down: the clock it is
-   * measured with ticks once a second, and a fresh 60-minute window must not read 1:00:01.
-   */
-  countdown(ms: number): string {
-    const total = Math.max(0, Math.floor(ms / 1000))
-    const d = Math.floor(total / 86_400)
-    const h = Math.floor((total % 86_400) / 3600)
-    const m = Math.floor((total % 3600) / 60)
-    const s = total % 60
-    if (d > 0) return `${d}d ${pad(h)}:${pad(m)}:${pad(s)}`
-    return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`
-  },
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared Tailwind classes of the screen (kept here so every form control and button looks alike)
-
-export const keyClasses = {
-  card: 'rounded-2xl border border-white/60 bg-white/60 shadow-sm backdrop-blur dark:border-slate-700/60 dark:bg-slate-900/50',
-  input: 'w-full rounded-lg border border-slate-300 bg-white/80 px-3 py-2 text-sm text-slate-900 shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 dark:border-slate-600 dark:bg-slate-800/80 dark:text-slate-100 dark:placeholder:text-slate-500 dark:[color-scheme:dark]',
-  inputError: 'border-rose-500 dark:border-rose-500',
-  check: 'h-4 w-4 rounded border-slate-300 text-indigo-600 focus:ring-2 focus:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800',
-  primary: 'inline-flex items-center justify-center gap-1 rounded-lg bg-indigo-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:bg-indigo-500 dark:hover:bg-indigo-400',
-  secondary: 'inline-flex items-center justify-center gap-1 rounded-lg border border-slate-300 bg-white/70 px-3 py-2 text-sm font-medium text-slate-700 hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:border-slate-600 dark:bg-slate-800/70 dark:text-slate-200 dark:hover:bg-slate-700',
-  danger: 'inline-flex items-center justify-center gap-1 rounded-lg bg-rose-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-rose-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-rose-500/50 disabled:cursor-not-allowed disabled:opacity-60 dark:bg-rose-500 dark:hover:bg-rose-400',
-  small: 'rounded-md border border-slate-300 bg-white/70 px-2 py-1 text-xs font-medium text-slate-700 hover:bg-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 disabled:opacity-60 dark:border-slate-600 dark:bg-slate-800/70 dark:text-slate-200 dark:hover:bg-slate-700',
-  muted: 'text-slate-500 dark:text-slate-400',
-} as const

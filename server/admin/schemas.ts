@@ -119,14 +119,4 @@ export const ExchangeCodeSchema = ExchangeCodeSchemaBase.strict()
 
 export const GeminiExchangeCodeSchema = ExchangeCodeSchemaBase.extend({ projectId: projectId.optional() }).strict()
 
-/**
- * A validator for h3's readValidatedBody/getValidatedRouterParams that fails with one readable
- * message naming each bad field ("name: is required; priority: must be …").
- */
-export function validate<S extends z.ZodType>(schema: S) {
-  return (data: unknown): z.output<S> => {
-    const r = schema.safeParse(data)
-    if (r.success) return r.data
-    throw new Error(r.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
-  }
-}
+export { validate } from './validation'

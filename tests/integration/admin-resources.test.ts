@@ -184,6 +184,21 @@ describe('admin resources', () => {
       expect((await call('GET', base)).body.total).toBe(before)
     })
 
+    it('a 400 lists each invalid field, structured, beside the one-line message', async () => {
+      const bad = await call('POST', base, { name: '', concurrencyLimit: -1, tags: ['a,b'], colour: 'red' })
+      expect(bad.status).toBe(400)
+      expect(bad.body.message).toMatch(/name/)
+      const fields = (bad.body.data as { fields: { field: string, message: string }[] }).fields
+      expect(fields.map(f => f.field).sort()).toEqual(['', 'concurrencyLimit', 'name', 'tags.0'])
+      expect(fields.find(f => f.field === 'name')?.message).toBe('name is required')
+      expect(fields.find(f => f.field === '')?.message).toMatch(/colour/)
+      // The rule checked over the stored key answers in the same shape.
+      const { id } = await server.createKey({ name: 'windowed-fields', rateLimitWindow: 10, rateLimitRequests: 5 })
+      const put = await call('PUT', `${base}/${id}`, { rateLimitWindow: 0 })
+      expect(put.status).toBe(400)
+      expect(put.body.data).toEqual({ fields: [{ field: 'rateLimitWindow', message: expect.stringMatching(/required when a window limit is set/) }] })
+    })
+
     it('POST with a body that is not JSON → 400', async () => {
       const { status } = await call('POST', base, '{"name": ')
       expect(status).toBe(400)
@@ -284,6 +299,15 @@ describe('admin resources', () => {
       // The error does not echo secrets from the rejected input.
       expect(res.text).not.toContain(proxyPassword)
       expect((await call('GET', base)).body.total).toBe(before)
+    })
+
+    it('a 400 lists each invalid field, structured, and echoes no secret', async () => {
+      const res = await call('POST', base, { type: 'console', name: ' ', apiUrl: 'ftp://upstream.example', apiKey: upstreamKey(), priority: -1, proxy: `ftp://proxyuser:${proxyPassword}@proxy.example:21` })
+      expect(res.status).toBe(400)
+      const fields = (res.body.data as { fields: { field: string, message: string }[] }).fields
+      expect(fields.map(f => f.field).sort()).toEqual(['apiUrl', 'name', 'priority', 'proxy'])
+      expect(fields.find(f => f.field === 'apiUrl')?.message).toMatch(/http\(s\)/)
+      expect(res.text).not.toContain(proxyPassword)
     })
 
     it('PUT updates fields, re-encrypts a new key, and can remove the proxy', async () => {

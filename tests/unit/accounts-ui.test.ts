@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest'
+import { formErrors } from '../../utils/api-errors'
+import { formatRemaining } from '../../utils/format'
 import {
-  accountFieldErrors, accountKindOf, checkCommonForm, checkProxyForm, emptyProxyForm, formatRemaining, importFields, nextStateEnd,
+  accountKindOf, checkCommonForm, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
   parseCredentialsJson, poolSummary, type ProxyForm, proxyFormFromUrl, proxyHostOf, proxyUrlFromForm, stateInfo, todayUtcRange, tokenExpiryInfo,
 } from '../../utils/accounts'
 
 // The Accounts screen's pure helpers: proxy URL <-> form fields, state and expiry display, pasted
-// credentials, server validation messages.
+// credentials, server validation errors by field.
 
 const form = (f: Partial<ProxyForm>): ProxyForm => ({ ...emptyProxyForm(), ...f })
 
@@ -143,11 +145,13 @@ describe('kinds, pools, forms', () => {
     expect(checkCommonForm(f)).toEqual(errors)
   })
 
-  it('splits a validation message by field', () => {
-    expect(accountFieldErrors('name: name is required; apiUrl: must be an http(s) URL; body: type must be "console"', ['name', 'apiUrl']))
-      .toEqual({ fields: { name: 'name is required', apiUrl: 'must be an http(s) URL' }, rest: 'body: type must be "console"' })
-    expect(accountFieldErrors('scopes.0: too long; scopes.1: too long', ['scopes'])).toEqual({ fields: { scopes: 'too long; too long' }, rest: '' })
-    expect(accountFieldErrors('The authorization code was refused (invalid_grant).', ['code'])).toEqual({ fields: {}, rest: 'The authorization code was refused (invalid_grant).' })
+  it('splits structured validation errors by field', () => {
+    const fetchError = (fields: { field: string, message: string }[]) => ({ data: { message: 'x', data: { fields } } })
+    expect(formErrors(fetchError([{ field: 'name', message: 'name is required' }, { field: 'apiUrl', message: 'must be an http(s) URL' }, { field: '', message: 'type must be "console"' }]), ['name', 'apiUrl']))
+      .toEqual({ fields: { name: 'name is required', apiUrl: 'must be an http(s) URL' }, rest: 'type must be "console"' })
+    expect(formErrors(fetchError([{ field: 'scopes.0', message: 'too long' }, { field: 'scopes.1', message: 'too long' }]), ['scopes'])).toEqual({ fields: { scopes: 'too long; too long' }, rest: '' })
+    expect(formErrors(fetchError([{ field: 'region', message: 'unknown' }]), ['name'])).toEqual({ fields: {}, rest: 'region: unknown' })
+    expect(formErrors({ data: { message: 'The authorization code was refused (invalid_grant).' } }, ['code'])).toEqual({ fields: {}, rest: 'The authorization code was refused (invalid_grant).' })
   })
 
   it('import fields: expiry as ms or ISO, empty fields left out', () => {

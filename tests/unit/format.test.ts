@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
-  allTokens, bucketLabel, bucketStart, formatCount, formatDateTime, formatDuration, formatMetric, formatPrice, formatTokens,
-  formatUsd, limitProgress, rangeQuery, usdFromMicros,
+  allTokens, bucketLabel, bucketStart, formatAgo, formatAmount, formatCount, formatCountdown, formatDateTime, formatDay, formatDuration,
+  formatLogTime, formatMetric, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
 } from '../../utils/format'
 
 describe('money', () => {
@@ -15,6 +15,23 @@ describe('money', () => {
     [123_456_789_000, '$123,456.79'],
   ])('usdFromMicros(%s) = %s', (micros, text) => {
     expect(usdFromMicros(micros)).toBe(text)
+  })
+
+  // One rule for every screen (the keys page and the dashboard once disagreed on $0.00123).
+  it.each([
+    [12.5, '$12.50'],
+    [0, '$0.00'],
+    [0.00123, '$0.00123'], // under a cent: significant digits, never "$0.00"
+    [0.5, '$0.50'],
+    [0.0123, '$0.01'],
+    [1234.567, '$1,234.57'],
+    [-0.004, '-$0.004'],
+  ])('formatUsd(%s) = %s', (usd, text) => {
+    expect(formatUsd(usd)).toBe(text)
+  })
+
+  it('shows the same cost the same way from USD and from micro-USD', () => {
+    for (const micros of [0, 375, 1230, 9_999, 10_000, 1_234_567]) expect(usdFromMicros(micros)).toBe(formatUsd(micros / 1e6))
   })
 
   it('formats USD in Chinese with the dollar sign, not ¥', () => {
@@ -60,6 +77,14 @@ describe('counts', () => {
     expect(formatMetric(v, metric)).toBe(text)
   })
 
+  it.each([
+    [1234, 'count', '1,234'],
+    [25_000, 'tokens', '25K'],
+    [1.5, 'usd', '$1.50'],
+  ] as const)('formatAmount(%s, %s) = %s', (v, unit, text) => {
+    expect(formatAmount(v, unit)).toBe(text)
+  })
+
   it('sums every token kind, cache writes of both lifetimes included', () => {
     expect(allTokens({ inputTokens: 1, outputTokens: 20, cacheCreate5m: 300, cacheCreate1h: 4000, cacheRead: 50000 })).toBe(54321)
   })
@@ -77,6 +102,20 @@ describe('durations', () => {
     [-5, '0s'],
   ])('formatDuration(%s) = %s', (s, text) => {
     expect(formatDuration(s)).toBe(text)
+  })
+
+  it.each([[0, '0:00'], [999, '0:00'], [1000, '0:01'], [60_000, '1:00'], [3_600_999, '1:00:00'], [90_061_000, '1d 01:01:01'], [-5000, '0:00']])('formatCountdown(%d ms) = %s', (ms, text) => {
+    expect(formatCountdown(ms)).toBe(text)
+  })
+
+  it.each([
+    [-30_000, '30 seconds ago'],
+    [-5 * 60_000, '5 minutes ago'],
+    [2 * 3_600_000, 'in 2 hours'],
+    [-3 * 86_400_000, '3 days ago'],
+  ])('formatAgo(now %+d ms) = %s', (offset, text) => {
+    const now = Date.parse('2026-11-29T12:00:00Z')
+    expect(formatAgo(new Date(now + offset).toISOString(), 'en', now)).toBe(text)
   })
 
   it('takes unit names (the UI passes translated ones)', () => {
@@ -120,5 +159,15 @@ describe('buckets and dates', () => {
     expect(formatDateTime(null)).toBe('—')
     expect(formatDateTime('not a date')).toBe('—')
     expect(formatDateTime('2026-11-29T08:05:00Z', 'en', 'UTC')).toBe('Nov 29, 2026, 8:05 AM')
+    expect(formatDateTime(Date.parse('2026-11-29T08:05:00Z'), 'en', 'UTC')).toBe('Nov 29, 2026, 8:05 AM')
+  })
+
+  it('shows a log line\'s time as written, to the millisecond', () => {
+    expect(formatLogTime('2026-11-29T08:05:09.123Z')).toBe('08:05:09.123')
+    expect(formatLogTime(undefined)).toBe('')
+  })
+
+  it('names a UTC day with its weekday', () => {
+    expect(formatDay('2026-11-29')).toBe('Sun, Nov 29')
   })
 })

@@ -2,15 +2,20 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ApiKeyCreateSchema, ApiKeyUpdateSchema, validate } from '../../server/admin/schemas'
+import { ValidationError } from '../../server/admin/validation'
+import { formErrors } from '../../utils/api-errors'
 import { CLIENT_IDS } from '../../server/keys/access'
 import type { ApiKeyView } from '../../server/keys/records'
 import en from '../../locales/en/keys.json'
 import zh from '../../locales/zh-CN/keys.json'
 import {
-  emptyKeyForm, isoToLocalInput, KEY_CLIENT_IDS, KEY_LIMIT_FIELDS, KEY_PERMISSIONS, keyExpiresAt, keyFmt, keyFormToPayload,
+  emptyKeyForm, isoToLocalInput, KEY_CLIENT_IDS, KEY_LIMIT_FIELDS, KEY_PERMISSIONS, keyExpiresAt, keyFormToPayload,
   type KeyLimitField, keyLimitBars, keyStatus, keyToForm, type KeyUsageDetail, type KeyView, limitPercent, localInputToIso,
-  parseFieldErrors, splitKeyList,
+  KEY_FORM_FIELDS, splitKeyList,
 } from '../../utils/keys'
+
+/** A ValidationError as the browser's $fetch sees it: h3's JSON error body, `data` = the error's JSON. */
+const asFetchError = (err: unknown) => ({ data: { message: (err as Error).message, data: JSON.parse(JSON.stringify(err)) as unknown } })
 
 // The UI's copy of the server's key view must stay assignable both ways (checked by vue-tsc).
 const _toUi = (v: ApiKeyView): KeyView => v
@@ -68,21 +73,21 @@ describe('keys UI helpers', () => {
     expect(ApiKeyCreateSchema.safeParse(payload).success).toBe(true)
   })
 
-  it('maps the server\'s validation message to form fields', () => {
+  it('maps the server\'s structured validation errors to form fields', () => {
     const body = { ...keyFormToPayload({ ...emptyKeyForm(), name: 'x', rateLimitRequests: 5 }), concurrencyLimit: -1, tags: ['a,b'] }
-    let message = ''
+    let error: unknown
     try {
       validate(ApiKeyCreateSchema)(body)
     }
     catch (err) {
-      message = (err as Error).message
+      error = err
     }
-    const errors = parseFieldErrors(message)
+    const errors = formErrors(asFetchError(error), KEY_FORM_FIELDS).fields
     expect(Object.keys(errors).sort()).toEqual(['concurrencyLimit', 'rateLimitWindow', 'tags'])
     expect(errors.rateLimitWindow).toMatch(/required when a window limit is set/)
     expect(errors.tags).toMatch(/commas/)
-    expect(parseFieldErrors('body: Invalid input')).toEqual({ _: 'Invalid input' })
-    expect(parseFieldErrors('Something else went wrong')).toEqual({ _: 'Something else went wrong' })
+    expect(formErrors(asFetchError(new ValidationError([{ field: '', message: 'Invalid input' }])), KEY_FORM_FIELDS)).toEqual({ fields: {}, rest: 'Invalid input' })
+    expect(formErrors({ data: { message: 'Something else went wrong' } }, KEY_FORM_FIELDS)).toEqual({ fields: {}, rest: 'Something else went wrong' })
   })
 
   it.each([
@@ -123,16 +128,6 @@ describe('keys UI helpers', () => {
 
   it.each([[0, 10, 0], [1, 200, 1], [50, 200, 25], [10, 10, 100], [15, 10, 100], [3, 0, 0]])('limitPercent(%d, %d) = %d', (used, limit, pct) => {
     expect(limitPercent(used, limit)).toBe(pct)
-  })
-
-  it.each([[0, '0:00'], [999, '0:00'], [1000, '0:01'], [60_000, '1:00'], [3_600_999, '1:00:00'], [90_061_000, '1d 01:01:01'], [-5000, '0:00']])('countdown(%d ms) = %s', (ms, text) => {
-    expect(keyFmt.countdown(ms)).toBe(text)
-  })
-
-  it('formats money with cents, and small amounts to 4 decimals', () => {
-    expect(keyFmt.usd(12.5)).toBe('$12.50')
-    expect(keyFmt.usd(0.00123)).toBe('$0.0012')
-    expect(keyFmt.usd(0)).toBe('$0.00')
   })
 })
 

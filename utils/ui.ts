@@ -1,0 +1,25 @@
+// Tailwind class strings of the console's kit (components/ui), kept in one place so a panel, a
+// field or a checkbox looks the same wherever it is drawn — also where the element cannot be the
+// kit's component (a table row that is a card on phones).
+
+/** The frosted card every screen is built from (UiPanel; padding is the caller's). */
+export const panelClass = 'min-w-0 rounded-2xl border border-white/60 bg-white/60 shadow-sm backdrop-blur dark:border-slate-700/60 dark:bg-slate-900/50'
+
+/** A text input, textarea or select of a form (UiField hands it to its control); red when invalid. */
+export function inputClass(invalid = false): string[] {
+  return [
+    'w-full rounded-lg border bg-white/80 px-3 py-2 text-sm text-slate-900 shadow-sm outline-none transition placeholder:text-slate-400 focus:ring-2 dark:bg-slate-900/70 dark:text-slate-100 dark:placeholder:text-slate-500 dark:[color-scheme:dark]',
+    invalid
+      ? 'border-rose-400 focus:border-rose-500 focus:ring-rose-500/30 dark:border-rose-500'
+      : 'border-slate-300 focus:border-indigo-500 focus:ring-indigo-500/30 dark:border-slate-600',
+  ]
+}
+
+/** A compact select in a toolbar (page size, range, language). */
+export const selectSmClass = 'rounded-lg border border-slate-300 bg-white/70 px-2 py-1 text-sm dark:border-slate-600 dark:bg-slate-800'
+
+/** A checkbox. */
+export const checkClass = 'size-4 rounded border-slate-300 text-indigo-600 focus:ring-2 focus:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800'
+
+/** Secondary text. */
+export const mutedClass = 'text-slate-500 dark:text-slate-400'
