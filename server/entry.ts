@@ -41,7 +41,8 @@ const socket = process.env.NITRO_UNIX_SOCKET
 const port = Number(process.env.NITRO_PORT || process.env.PORT || 3000)
 const host = process.env.NITRO_HOST || process.env.HOST
 // A port in use is an 'error' event left unhandled on purpose: 00.boot reports it in one line.
-server.listen(socket ? { path: socket } : { port, host }, () => {
+// A burst of new clients waits in the backlog (the kernel caps it at net.core.somaxconn); past it their SYNs are dropped.
+server.listen(socket ? { path: socket, backlog: bounds.listenBacklog } : { port, host, backlog: bounds.listenBacklog }, () => {
   const address = server.address() as AddressInfo | string
   if (typeof address === 'string') return console.log(`Listening on unix socket ${address}`)
   const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address

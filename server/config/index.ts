@@ -86,6 +86,7 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT_SECONDS: int(300, 1),
   KEEP_ALIVE_TIMEOUT_SECONDS: int(5, 1),
   MAX_CONNECTIONS: int(4096, 1),
+  LISTEN_BACKLOG: int(4096, 1),
   MAX_HEADERS_COUNT: int(100, 10),
 })
 
@@ -131,6 +132,7 @@ function parseConfig(env: Record<string, string | undefined>) {
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
       maxConnections: e.MAX_CONNECTIONS,
+      listenBacklog: e.LISTEN_BACKLOG,
       maxHeadersCount: e.MAX_HEADERS_COUNT,
     },
     log: { level: e.LOG_LEVEL, dir: e.LOG_FILES === '1' ? e.LOG_DIR : null, retentionDays: e.LOG_RETENTION_DAYS },

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FakeAnthropic, sseEvents } from '../fixtures/anthropic-upstream'
@@ -84,6 +86,15 @@ describe('socket bounds', () => {
     for (const c of open) c.close()
     await server.stop()
     await upstream.stop()
+  })
+
+  it('listens with a backlog of LISTEN_BACKLOG (4096, capped by the kernel\'s somaxconn), not Node\'s 511', () => {
+    // A burst of new connections beyond the backlog loses SYNs: each such client waits ≥ 1 s to retry.
+    const port = new URL(server.url).port
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+    // `ss -ltn`: for a listening socket, Send-Q is its backlog.
+    const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim().split('\n')[0]!
+    expect(Number(line.split(/\s+/)[2])).toBe(Math.min(4096, somaxconn))
   })
 
   it('closes a connection whose headers never finish (HEADERS_TIMEOUT_SECONDS=2)', async () => {
