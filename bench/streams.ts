@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const redis = await startRedis()
   const upstream = await startUpstream(upstreamEnv)
   const extraEnv = relayEnv()
-  const relay = await startRelay(redis.url, false, { prefix: KEY_PREFIX, env: extraEnv })
+  const relay = await startRelay(redis.url, env.BENCH_PROFILE === '1', { prefix: KEY_PREFIX, env: extraEnv })
   const { apiKey } = await provision(relay.url, upstream.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
   const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstreamUrl: upstream.url, apiKey, monitor, admin: await adminApi(relay.url), ca: UPSTREAM === 'http' ? undefined : readFileSync(TEST_TLS.caFile) }

@@ -1,5 +1,6 @@
 import { effectiveState } from '../../accounts/state'
 import { readLost } from '../../usage/lost'
+import { rk } from '../../store/keys'
 import { dashboardUsage } from '../../usage/stats'
 
 const LOST_ON_DASHBOARD = 5
@@ -8,7 +9,7 @@ const LOST_ON_DASHBOARD = 5
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const [usage, keys, claude, gemini, lost] = await Promise.all([
-    dashboardUsage(useRedis()), useRedis().zcard('api_key_index'), claudeAccounts.list(), geminiAccounts.list(), readLost(useRedis(), LOST_ON_DASHBOARD),
+    dashboardUsage(useRedis()), useRedis().zcard(rk.apiKeyIndex()), claudeAccounts.list(), geminiAccounts.list(), readLost(useRedis(), LOST_ON_DASHBOARD),
   ])
   const accounts = [...claude, ...gemini]
   const byState: Record<string, number> = { active: 0, rate_limited: 0, overloaded: 0, cooldown: 0, error: 0, blocked: 0, disabled: 0 }
