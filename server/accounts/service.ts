@@ -6,7 +6,7 @@ import { publish, subscribe, useRedis } from '../store/redis'
 import { pooledOf, usePools } from './pools'
 import { ensureFreshToken } from './oauth-refresh'
 import { createScheduling } from './scheduling'
-import { windowFromHeaders, writeWindow } from './state'
+import { type SessionWindow, writeWindow } from './state'
 import * as store from './store'
 import { type AccountDeps, accountWrites } from './writes'
 
@@ -78,8 +78,7 @@ export function createAccountService(platform: store.Platform) {
     bindSession: scheduling.bindSession,
     recordAttempt: scheduling.recordAttempt,
     /** Keep the 5-hour session window an answer reported (written only when it changed). */
-    noteWindow(account: store.Account, headers: Record<string, string | string[] | undefined>) {
-      const w = windowFromHeaders(headers)
+    noteWindow(account: store.Account, w: SessionWindow | null) {
       if (!w || (account.sessionWindow?.status === w.status && account.sessionWindow.resetAt === w.resetAt)) return
       account.sessionWindow = w
       void writeWindow(useRedis(), platform, account.id, w).catch(() => {})

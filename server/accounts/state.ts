@@ -21,11 +21,6 @@ export const isAvailable = (s: AccountStateRecord | undefined, now = Date.now())
 export const effectiveState = (s: AccountStateRecord | undefined, now = Date.now()) =>
   isAvailable(s, now) ? { state: 'active' as const } : { ...s!, until: s!.until ? new Date(s!.until).toISOString() : null, since: new Date(s!.since).toISOString() }
 
-const header = (h: Record<string, string | string[] | undefined>, name: string) => {
-  const v = h[name]
-  return Array.isArray(v) ? v[0] : v
-}
-
 /** An upstream error body's `error.message` (first 200 characters; '' when there is none): for admins' state reasons. */
 export function upstreamErrorMessage(body: string): string {
   try {
@@ -34,27 +29,6 @@ export function upstreamErrorMessage(body: string): string {
   catch {
     return ''
   }
-}
-
-/**
- * What an upstream answer says about the account (not the request), from the status code alone —
- * never from the message, which may echo what a key holder sent: 429 → rate limited until
- * `anthropic-ratelimit-unified-reset` (unix s) or `retry-after`; 529 → overloaded; 5xx → short
- * cooldown. Null when the answer may be about the request (400, 401, 403, 404, 413, …); a 401
- * or 403 is checked with a probe of the relay's own (protocols/anthropic/probe.ts).
- */
-export function stateFromResponse(status: number, headers: Record<string, string | string[] | undefined>, body: string, d: StateDurations, now = Date.now()): AccountStateRecord | null {
-  const message = upstreamErrorMessage(body)
-  const detail = message ? `: ${message}` : ''
-  if (status === 429) {
-    const reset = Number(header(headers, 'anthropic-ratelimit-unified-reset'))
-    const retryAfter = Number(header(headers, 'retry-after'))
-    const until = reset > 0 ? reset * 1000 : retryAfter > 0 ? now + retryAfter * 1000 : now + d.rateLimitedDefaultMs
-    return { state: 'rate_limited', reason: `upstream 429${detail}`, since: now, until: Math.max(until, now + 1000) }
-  }
-  if (status === 529) return { state: 'overloaded', reason: `upstream 529${detail}`, since: now, until: now + d.overloadedMs }
-  if (status >= 500) return { state: 'cooldown', reason: `upstream ${status}${detail}`, since: now, until: now + d.cooldownMs }
-  return null
 }
 
 /** A failure with no answer at all (unreachable, timeout, proxy fault): a short cooldown. */
@@ -87,14 +61,6 @@ export async function writeState(redis: Redis, platform: string, id: string, s: 
 
 /** The 5-hour session window Anthropic reports for subscription accounts. */
 export interface SessionWindow { status: string, resetAt: string | null, seenAt: string }
-
-/** The window from a response's `anthropic-ratelimit-unified-5h-*` headers (null when absent). */
-export function windowFromHeaders(headers: Record<string, string | string[] | undefined>, now = Date.now()): SessionWindow | null {
-  const status = header(headers, 'anthropic-ratelimit-unified-5h-status')
-  if (!status) return null
-  const reset = Number(header(headers, 'anthropic-ratelimit-unified-5h-reset'))
-  return { status, resetAt: reset > 0 ? new Date(reset * 1000).toISOString() : null, seenAt: new Date(now).toISOString() }
-}
 
 /** Every session window of a platform's accounts, by account id. */
 export const readWindows = (redis: Redis, platform: string) => readPlatformHash<SessionWindow>(redis, rk.accountWindows(), platform)

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
 import { type ClaudeAccount, claudeAccounts } from '../../accounts'
-import { stateFromResponse } from '../../accounts/state'
+import { anthropicStateFromResponse, windowFromHeaders } from './account-state'
 import { useConfig } from '../../config'
 import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { authenticate, type Fail, type FailKind } from '../../relay/steps'
@@ -59,10 +59,10 @@ const anthropic: ProtocolAdapter<RelayOptions, ClaudeAccount, AnthropicUsageTap>
       // account leaves the pool for good only when a request of the relay's own is refused too.
       stateFrom: async (account, status, headers, body) => status === 401 || status === 403
         ? confirmedByProbe(account, status, body)
-        : stateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
+        : anthropicStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
       bufferedHeaders: headers => clientHeaders(headers, false),
       answered: (account, status, headers) => {
-        claudeAccounts.noteWindow(account, headers)
+        claudeAccounts.noteWindow(account, windowFromHeaders(headers))
         // The conversation stays with the account that answered it (and moves with a failover).
         if (status >= 200 && status < 300) claudeAccounts.bindSession(session, account.id)
       },
