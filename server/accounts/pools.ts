@@ -1,7 +1,5 @@
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
-import { observeConnectionWait } from '../metrics'
-import { onConnectionWait } from '../upstream/pool'
 import { PoolManager, type PooledAccount } from '../upstream/pool-manager'
 import type { Account } from './store'
 
@@ -12,7 +10,6 @@ export function usePools(): PoolManager {
   if (!manager) {
     const cfg = useConfig()
     manager = new PoolManager({ ...cfg.pools, caFile: cfg.upstreamCaFile }, (level, fields, msg) => useLogger()[level](fields, msg))
-    onConnectionWait(observeConnectionWait)
   }
   return manager
 }

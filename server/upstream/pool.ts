@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import { Client, Dispatcher } from 'undici'
+import { observeConnectionWait } from '../metrics'
 import type { Connector, Target } from './connect'
 
 /** How a pool behaves (from config: POOL_*). */
@@ -22,12 +23,6 @@ export interface PoolOptions {
  * one when the pool is at its ceiling — the wait is added to `connectionWaitMs`.
  */
 export interface WaitReport { connectionWaitMs: number }
-
-/** Called with each wait (ms) a request spent for a connection; the metrics module observes it. */
-let observeWait: (ms: number) => void = () => {}
-export const onConnectionWait = (fn: (ms: number) => void) => {
-  observeWait = fn
-}
 
 export type PoolEvent = 'connected' | 'disconnected' | 'error' | 'reconnected'
 export type PoolListener = (event: PoolEvent, detail: { origin: string, error?: string, handshakeMs?: number }) => void
@@ -350,7 +345,7 @@ function timedUntilConnected(handler: Dispatcher.DispatchHandler, report: WaitRe
   const connected = (start: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
     const ms = performance.now() - t0
     if (report) report.connectionWaitMs += ms
-    observeWait(ms)
+    observeConnectionWait(ms)
     return start(...args)
   }
   // Legacy handlers (undici's own `request`) learn of their connection in onConnect; new-style ones in onRequestStart.

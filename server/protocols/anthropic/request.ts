@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { ClaudeAccount } from '../../accounts'
-import { headerAllowList } from '../../upstream/headers'
+import { headerAllowList, SSE_HEADERS } from '../../upstream/headers'
 
 // What a client may tell Anthropic, and what Anthropic may tell the client. Never the client's
 // relay key, cookies or accept-encoding (upstream answers identity so the tap can read it).
@@ -60,9 +60,5 @@ export function clientHeaders(upHeaders: Record<string, string | string[] | unde
     const v = upHeaders[name]
     if (typeof v === 'string') headers[name] = v
   }
-  if (sse) {
-    headers['cache-control'] = 'no-cache, no-transform'
-    headers['x-accel-buffering'] = 'no'
-  }
-  return headers
+  return sse ? Object.assign(headers, SSE_HEADERS) : headers
 }

@@ -6,7 +6,7 @@ import { stateFromFailure } from '../../accounts/state'
 import { useConfig } from '../../config'
 import { type ParsedRequest, type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { type LocalAnswer, sendAnswer, type UpstreamCall } from '../../upstream/forward'
-import { headerAllowList } from '../../upstream/headers'
+import { headerAllowList, SSE_HEADERS } from '../../upstream/headers'
 import { pump, readBounded } from '../../upstream/stream'
 import { CodeAssistSetupError, CodeAssistUnwrapper, internalBody, type InternalParts, internalParts, onboardedAnswer, projectFor, unwrapJson, wrapRequest } from './code-assist'
 import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
@@ -22,6 +22,8 @@ const responseHeaders = headerAllowList(['content-type', 'retry-after', 'x-goog-
 /** Statuses that may say something about the account rather than the request. */
 const ACCOUNT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 429, 500, 502, 503, 504])
 const MAX_JSON_BODY = 32 * 1024 * 1024
+
+const NO_ACCOUNTS: ReadonlySet<string> = new Set()
 
 /** Models answered for OAuth accounts (Code Assist has no model list of its own). */
 const CODE_ASSIST_MODELS = ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash']
@@ -121,7 +123,7 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
   },
   // Gemini CLI's own calls need an OAuth account; the standard API takes either kind.
   exclude: async (route) => {
-    if (route.kind !== 'internal') return new Set()
+    if (route.kind !== 'internal') return NO_ACCOUNTS
     return new Set((await geminiAccounts.all()).filter(a => a.type !== 'oauth').map(a => a.id))
   },
   local: (route, account) => ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth' ? modelsAnswer(route) : null),
@@ -150,7 +152,7 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
         if (!ok || !translate) {
           const headers = responseHeaders(up.headers)
           if (typeof up.headers['content-length'] === 'string') headers['content-length'] = up.headers['content-length']
-          if (upstreamSse) Object.assign(headers, { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' })
+          if (upstreamSse) Object.assign(headers, SSE_HEADERS)
           d.headersSent()
           res.writeHead(up.statusCode, headers)
           if (upstreamSse) res.flushHeaders()
@@ -182,7 +184,7 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
         d.headersSent()
         res.writeHead(200, {
           'content-type': mode === 'sse' ? 'text/event-stream' : 'application/json; charset=UTF-8',
-          'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no',
+          ...SSE_HEADERS,
         })
         res.flushHeaders()
         const outcome = await pump(out, res, null, null)
