@@ -40,6 +40,14 @@ function track(name: string, proc: ChildProcess): Child {
   return child
 }
 
+/**
+ * Pin a process and all its threads to `cpus` (a taskset list such as "1" or "0-1"); threads it
+ * starts later inherit it. Linux only; throws when taskset is missing.
+ */
+export function pinCpus(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' })
+}
+
 const alive = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null
 
 /** Stop one child: SIGTERM (lets node write a --cpu-prof profile), SIGKILL after `graceMs`. */

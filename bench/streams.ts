@@ -36,7 +36,7 @@ import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { TEST_TLS } from '../tests/fixtures/anthropic-upstream'
-import { type Child, adminApi, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
+import { type Child, adminApi, pinCpus, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
 import { runSoak, soakTable } from './soak'
 import { type BurstResult, type Target, clientPool, runBurst } from './stream-load'
 import { QueueSampler, RssSampler, listenDrops, percentile, procCpuMs, recordedRequests, relayPoolTotals } from './stats'
@@ -48,6 +48,7 @@ const UPSTREAM = process.argv.includes('--http') ? 'http' : (env.BENCH_UPSTREAM 
 const NS = (env.BENCH_STREAMS_N ?? '1000,2000').split(',').map(Number).filter(n => n > 0)
 const PER_CLIENT = Number(env.BENCH_STREAMS_PER_CLIENT ?? 3)
 const TIMEOUT_MS = Number(env.BENCH_STREAMS_TIMEOUT_SECONDS ?? 60) * 1000
+const PIN = env.BENCH_PIN ?? 'none'
 const SOAK_MINUTES = Number(env.BENCH_SOAK_MINUTES ?? 10)
 const SOAK_CLIENTS = Number(env.BENCH_SOAK_CLIENTS ?? 64)
 const KEY_PREFIX = 'bench:' // startRelay's default REDIS_KEY_PREFIX
@@ -187,6 +188,12 @@ async function main(): Promise<void> {
   const upstream = await startUpstream(upstreamEnv)
   const extraEnv = relayEnv()
   const relay = await startRelay(redis.url, env.BENCH_PROFILE === '1', { prefix: KEY_PREFIX, env: extraEnv })
+  if (PIN === 'split') {
+    // The relay and its Redis on the last CPU, the load generator and the fake upstream on the others.
+    const last = cpus().length - 1
+    for (const pid of [relay.child.pid, redis.child.pid]) pinCpus(pid, String(last))
+    for (const pid of [process.pid, upstream.child.pid]) pinCpus(pid, `0-${last - 1}`)
+  }
   const { apiKey } = await provision(relay.url, upstream.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
   const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstreamUrl: upstream.url, apiKey, monitor, admin: await adminApi(relay.url), ca: UPSTREAM === 'http' ? undefined : readFileSync(TEST_TLS.caFile) }
