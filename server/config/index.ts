@@ -88,6 +88,8 @@ const EnvSchema = z.object({
   MAX_CONNECTIONS: int(4096, 1),
   LISTEN_BACKLOG: int(4096, 1),
   MAX_HEADERS_COUNT: int(100, 10),
+  // OpenAI chat completions (docs/openai-compat.md): max_tokens when a request names none (Claude requires one).
+  OPENAI_DEFAULT_MAX_TOKENS: int(8192, 1),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -183,6 +185,7 @@ function parseConfig(env: Record<string, string | undefined>) {
     dataDir: resolve(e.DATA_DIR),
     usageQueueMax: e.USAGE_QUEUE_MAX,
     metricsToken: e.METRICS_TOKEN ?? null,
+    openai: { defaultMaxTokens: e.OPENAI_DEFAULT_MAX_TOKENS },
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }

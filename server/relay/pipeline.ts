@@ -64,8 +64,12 @@ export interface ProtocolAdapter<R, A extends ForwardAccount, T extends UsageTap
   accounts: PipelineAccounts<A>
   /** The route carries a JSON body. */
   hasBody: (route: R) => boolean
-  /** The parts the pipeline needs (and any the protocol keeps for forwarding); throws the protocol's error for a request it refuses. */
-  parse: (route: R, json: Json, req: IncomingMessage) => P
+  /**
+   * The parts the pipeline needs (and any the protocol keeps for forwarding); throws the
+   * protocol's error for a request it refuses. A translating protocol translates here (async:
+   * it may resolve images), so a request it cannot translate is refused before any account is picked.
+   */
+  parse: (route: R, json: Json, req: IncomingMessage) => P | Promise<P>
   /** Accounts this request cannot use (e.g. Gemini CLI's calls need an OAuth account). */
   exclude?: (route: R) => Promise<ReadonlySet<string>>
   /** An answer the relay gives itself for this account (no upstream call), else null. */
@@ -92,7 +96,7 @@ async function relayOne<R, A extends ForwardAccount, T extends UsageTap, P exten
   const route = resolveRoute()
   const key = await authenticate(req, fail)
   const { raw, json } = adapter.hasBody(route) ? await readJsonBody(req, useConfig().relay.maxBodyBytes, fail) : EMPTY
-  const parsed = adapter.parse(route, json, req)
+  const parsed = await adapter.parse(route, json, req)
   checkModelName(parsed.model, fail)
   const denied = checkAccess(parsed.modelChecked ? key : { ...key, allowedModels: [], blockedModels: [] }, adapter.platform, parsed.model, req.headers['user-agent'])
   if (denied) throw fail(403, 'permission', denied.message)

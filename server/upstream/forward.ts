@@ -51,8 +51,8 @@ export interface Forwarding<A extends ForwardAccount, T extends Tap> {
   accountStatuses: ReadonlySet<number>
   /** The account's new state from such an answer, or null: the answer is the client's (relayed as is). */
   stateFrom: (account: A, status: number, headers: Dispatcher.ResponseData['headers'], body: Buffer) => Promise<AccountStateRecord | null>
-  /** The client's headers for an answer relayed from a buffer (an error passed through). */
-  bufferedHeaders: (headers: Dispatcher.ResponseData['headers']) => Record<string, string>
+  /** An upstream answer read into a buffer (an error passed through), as the client gets it: its headers from an allow-list, a translating protocol's body in the client's shape. */
+  buffered: (status: number, headers: Dispatcher.ResponseData['headers'], body: Buffer) => LocalAnswer
   /** Seen on every answer that came back (rate-limit windows, sticky sessions). */
   answered?: (account: A, status: number, headers: Dispatcher.ResponseData['headers']) => void
   /** Relay an answer that is not about the account; returns how it ended and the usage tap. */
@@ -184,7 +184,7 @@ export async function forwardWithFailover<A extends ForwardAccount, T extends Ta
     }
     if (p.accountStatuses.has(up.statusCode)) {
       const body = await readBounded(up.body, MAX_ERROR_BODY)
-      const buffered = { status: up.statusCode, headers: p.bufferedHeaders(up.headers), body }
+      const buffered = p.buffered(up.statusCode, up.headers, body)
       const state = await p.stateFrom(a, up.statusCode, up.headers, body)
       if (!state) return sendBuffered(buffered)
       useLogger().warn({ accountId: a.id, state: state.state, status: up.statusCode }, 'account marked, trying another account')

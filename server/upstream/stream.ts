@@ -18,24 +18,35 @@ const DRAIN_MAX_MS = 1000
  * already sent (a slow reader leaves much of it in buffers, the final usage included) is parsed, so
  * usage is what the upstream reported, not what reached the client. The pump then owns the body:
  * callers must not abort the upstream request once it started (see the protocols' close handlers).
+ * `relay` writes one chunk to the client and says whether to go on reading (default: the bytes as
+ * they came). A translating protocol passes its translator as the tap, writing the client's bytes
+ * itself (`relay` then only reports back-pressure); the tap ends before the response does, so what
+ * it writes at the end still reaches the client.
  */
-export function pump(src: Readable, res: ServerResponse, tap: Tap | null, onBroken: (() => void) | null): Promise<Outcome> {
+export function pump(src: Readable, res: ServerResponse, tap: Tap | null, onBroken: (() => void) | null, relay: (chunk: Buffer) => boolean = chunk => res.write(chunk)): Promise<Outcome> {
   return new Promise((resolve) => {
     let settled = false
     let clientGone = false
+    let tapEnded = false
+    const endTap = () => {
+      if (tapEnded) return
+      tapEnded = true
+      tap?.end()
+    }
     const finish = (o: Outcome) => {
       if (settled) return
       settled = true
-      tap?.end()
+      endTap()
       resolve(o)
     }
     const forward = (chunk: Buffer) => {
       tap?.push(chunk)
-      if (!res.write(chunk)) src.pause()
+      if (!relay(chunk)) src.pause()
     }
     src.on('data', forward)
     res.on('drain', () => src.resume())
     src.once('end', () => {
+      endTap()
       if (!clientGone) res.end()
       finish(clientGone ? 'aborted' : 'done')
     })

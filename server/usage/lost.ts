@@ -21,7 +21,8 @@ export const TICK_MS = ALIVE_MS / 3
 /** Lost entries kept (the oldest beyond go). */
 export const LOST_MAX = 1000
 
-export type Protocol = 'anthropic' | 'gemini'
+/** The client protocol a request came in (OpenAI chat completions are relayed into either platform). */
+export type Protocol = 'anthropic' | 'gemini' | 'openai'
 
 /** What the in-flight hash says about a running request. */
 export interface InflightEntry {
@@ -55,7 +56,7 @@ export function parseLostEntry(requestId: string, value: string): LostEntry | nu
   if (!o || typeof o !== 'object' || typeof o.keyId !== 'string') return null
   return {
     requestId, keyId: o.keyId, accountId: typeof o.accountId === 'string' ? o.accountId : '',
-    model: typeof o.model === 'string' ? o.model : '', protocol: o.protocol === 'gemini' ? 'gemini' : 'anthropic',
+    model: typeof o.model === 'string' ? o.model : '', protocol: o.protocol === 'gemini' || o.protocol === 'openai' ? o.protocol : 'anthropic',
     startedAt: Number(o.startedAt) || 0, detectedAt: Number(o.detectedAt) || 0,
   }
 }

@@ -1,11 +1,13 @@
 import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
 import { type ClaudeAccount, claudeAccounts } from '../../accounts'
+import type { SessionRef } from '../../accounts/sticky'
 import { anthropicStateFromResponse, windowFromHeaders } from './account-state'
 import { useConfig } from '../../config'
 import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { authenticate, type Fail, type FailKind } from '../../relay/steps'
-import { pump } from '../../upstream/stream'
+import type { Forwarding } from '../../upstream/forward'
+import { pump, type Tap } from '../../upstream/stream'
 import { type AnthropicErrorType, sseErrorEvent } from './errors'
 import { AnthropicError } from './handler'
 import { confirmedByProbe } from './probe'
@@ -27,6 +29,27 @@ export interface RelayOptions {
   path: string
   /** Count tokens and requests for this route (else it only holds a concurrency lease). */
   record: boolean
+}
+
+/**
+ * How a Claude account's answers are judged and remembered, whichever protocol the client spoke
+ * (the OpenAI adapter relays into Claude accounts too).
+ */
+export function claudeJudging(session: SessionRef | null): Pick<Forwarding<ClaudeAccount, Tap>, 'accountStatuses' | 'stateFrom' | 'answered'> {
+  const cfg = useConfig()
+  return {
+    accountStatuses: ACCOUNT_STATUSES,
+    // A 401/403 may be about this request alone (a header or body a key holder chose): the
+    // account leaves the pool for good only when a request of the relay's own is refused too.
+    stateFrom: async (account, status, headers, body) => status === 401 || status === 403
+      ? confirmedByProbe(account, status, body)
+      : anthropicStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
+    answered: (account, status, headers) => {
+      claudeAccounts.noteWindow(account, windowFromHeaders(headers))
+      // The conversation stays with the account that answered it (and moves with a failover).
+      if (status >= 200 && status < 300) claudeAccounts.bindSession(session, account.id)
+    },
+  }
 }
 
 /** The Messages API as an adapter of the relay pipeline (its route: messages or count_tokens). */
@@ -54,18 +77,8 @@ const anthropic: ProtocolAdapter<RelayOptions, ClaudeAccount, AnthropicUsageTap>
         url: upstreamUrl(baseUrl(account, cfg.claude.apiUrl), route.path, req.url), method: 'POST',
         headers: upstreamHeaders(req, account, raw.length), body: raw,
       }),
-      accountStatuses: ACCOUNT_STATUSES,
-      // A 401/403 may be about this request alone (a header or body a key holder chose): the
-      // account leaves the pool for good only when a request of the relay's own is refused too.
-      stateFrom: async (account, status, headers, body) => status === 401 || status === 403
-        ? confirmedByProbe(account, status, body)
-        : anthropicStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
-      bufferedHeaders: headers => clientHeaders(headers, false),
-      answered: (account, status, headers) => {
-        claudeAccounts.noteWindow(account, windowFromHeaders(headers))
-        // The conversation stays with the account that answered it (and moves with a failover).
-        if (status >= 200 && status < 300) claudeAccounts.bindSession(session, account.id)
-      },
+      ...claudeJudging(session),
+      buffered: (status, headers, body) => ({ status, headers: clientHeaders(headers, false), body }),
       deliver: async (up, res, d) => {
         const sse = String(up.headers['content-type'] ?? '').startsWith('text/event-stream')
         const ok = up.statusCode >= 200 && up.statusCode < 300

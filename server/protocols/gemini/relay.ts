@@ -5,9 +5,9 @@ import { type Account, geminiAccounts } from '../../accounts'
 import { stateFromFailure } from '../../accounts/state'
 import { useConfig } from '../../config'
 import { type ParsedRequest, type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
-import { type LocalAnswer, sendAnswer, type UpstreamCall } from '../../upstream/forward'
+import { type Forwarding, type LocalAnswer, sendAnswer, type UpstreamCall } from '../../upstream/forward'
 import { headerAllowList, SSE_HEADERS } from '../../upstream/headers'
-import { pump, readBounded } from '../../upstream/stream'
+import { pump, readBounded, type Tap } from '../../upstream/stream'
 import { CodeAssistSetupError, CodeAssistUnwrapper, internalBody, type InternalParts, internalParts, onboardedAnswer, projectFor, unwrapJson, wrapRequest } from './code-assist'
 import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
 import { apiPath, type GeminiRoute, parseRoute, routeRefusal, upstreamQuery, wantsSse } from './routes'
@@ -32,7 +32,7 @@ const modelEntry = (id: string) => ({
 })
 
 /** A Gemini request as parsed: what the pipeline needs, plus what building the upstream call takes. */
-interface GeminiRequest extends ParsedRequest {
+export interface GeminiRequest extends ParsedRequest {
   /** What a Code Assist call takes from the client's body (validated); null on standard routes. */
   internal: InternalParts | null
   /** The query string sent upstream (from an allow-list: `upstreamQuery`). */
@@ -45,7 +45,7 @@ interface GeminiRequest extends ParsedRequest {
 type Translate = 'json' | 'sse' | 'array' | null
 
 /** Build the upstream call for this account: the API with its key, or Code Assist with its token. */
-async function upstreamFor(req: IncomingMessage, route: GeminiRoute, p: GeminiRequest, raw: Buffer, json: Json, account: Account): Promise<{ call: UpstreamCall | LocalAnswer, translate: Translate }> {
+export async function upstreamFor(req: IncomingMessage, route: GeminiRoute, p: GeminiRequest, raw: Buffer, json: Json, account: Account): Promise<{ call: UpstreamCall | LocalAnswer, translate: Translate }> {
   const cfg = useConfig()
   const h = requestHeaders(req.headers)
   h['accept-encoding'] = 'identity'
@@ -82,6 +82,21 @@ function bodyNamesOtherModel(method: string, model: string, json: Json): boolean
   const inner = json.generateContentRequest
   const named = method === 'countTokens' && inner && typeof inner === 'object' ? (inner as Json).model : json.model
   return named !== undefined && (typeof named !== 'string' || named.replace(/^models\//, '') !== model)
+}
+
+/**
+ * How a Gemini account's failures and answers are judged, whichever protocol the client spoke (the
+ * OpenAI adapter relays into Gemini accounts too).
+ */
+export function geminiJudging(): Pick<Forwarding<Account, Tap>, 'callFailed' | 'accountStatuses' | 'stateFrom'> {
+  const cfg = useConfig()
+  return {
+    callFailed: async (account, err) => {
+      if (err instanceof CodeAssistSetupError) await geminiAccounts.setState(account.id, stateFromFailure(err.message, cfg.accountStates))
+    },
+    accountStatuses: ACCOUNT_STATUSES,
+    stateFrom: async (_account, status, headers, body) => geminiStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
+  }
 }
 
 /** Generate calls spend tokens (every limit, counted and recorded); the others hold a lease while they run. */
@@ -128,7 +143,6 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
   },
   local: (route, account) => ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth' ? modelsAnswer(route) : null),
   forwarding: ({ req, route, parsed, raw, json }, pick) => {
-    const cfg = useConfig()
     let translate: Translate = null
     return {
       accounts: geminiAccounts,
@@ -139,12 +153,8 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
         translate = built.translate
         return built.call
       },
-      callFailed: async (account, err) => {
-        if (err instanceof CodeAssistSetupError) await geminiAccounts.setState(account.id, stateFromFailure(err.message, cfg.accountStates))
-      },
-      accountStatuses: ACCOUNT_STATUSES,
-      stateFrom: async (_account, status, headers, body) => geminiStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
-      bufferedHeaders: headers => responseHeaders(headers),
+      ...geminiJudging(),
+      buffered: (status, headers, body) => ({ status, headers: responseHeaders(headers), body }),
       deliver: async (up, res, d) => {
         const ok = up.statusCode >= 200 && up.statusCode < 300
         const upstreamSse = String(up.headers['content-type'] ?? '').startsWith('text/event-stream')
