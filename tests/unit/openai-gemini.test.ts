@@ -263,6 +263,16 @@ describe('GeminiToOpenAIStream', () => {
     expect(run([...bytes].map(b => Buffer.from([b]))).out).toBe(whole)
   })
 
+  it('writes each event as it arrives, before the stream ends', () => {
+    let out = ''
+    const t = new GeminiToOpenAIStream(ctx, s => (out += s))
+    t.push(Buffer.from(sse([STREAM[1]])))
+    expect(deltas(out).map(c => c.delta)).toEqual([{ role: 'assistant', content: '' }, { content: 'Checking 🌧 now.' }])
+    t.push(Buffer.from(sse([STREAM[2]])))
+    expect(deltas(out)).toHaveLength(6)
+    expect(out).not.toContain('[DONE]')
+  })
+
   it('reads Code Assist\'s wrapped events the same way, and reports usage and model', () => {
     const { out, t } = run([Buffer.from(sse(STREAM, true))])
     expect(out).toBe(whole)
@@ -358,6 +368,7 @@ describe('geminiErrorToOpenAI', () => {
     ['INTERNAL', 500, google(500, 'INTERNAL'), { type: 'server_error' }],
     ['UNAVAILABLE', 503, google(503, 'UNAVAILABLE'), { type: 'server_error', code: 'unavailable' }],
     ['the array-wrapped form', 429, Buffer.from(JSON.stringify([{ error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' } }])), { type: 'rate_limit_error', message: 'slow down' }],
+    ['in Code Assist\'s wrapper', 404, Buffer.from(JSON.stringify({ response: { error: { code: 404, message: 'no such model', status: 'NOT_FOUND' } } })), { type: 'not_found_error', message: 'no such model' }],
     ['no status name: typed by HTTP status', 403, Buffer.from('{"error":{"message":"nope"}}'), { type: 'permission_error', code: null, message: 'nope' }],
     ['an unparseable body', 502, Buffer.from('<html>Bad Gateway</html>'), { type: 'server_error', code: null, message: 'The Gemini upstream answered 502 without a readable error.' }],
     ['an empty body', 400, Buffer.alloc(0), { type: 'invalid_request_error', message: 'The Gemini upstream answered 400 without a readable error.' }],

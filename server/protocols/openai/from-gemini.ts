@@ -121,7 +121,8 @@ export function geminiErrorToOpenAI(status: number, body: Buffer): TranslatedErr
   let e: Json | null = null
   if (body.length <= MAX_ERROR_BODY) {
     try {
-      e = googleError(JSON.parse(body.toString('utf8')))
+      const parsed: unknown = JSON.parse(body.toString('utf8'))
+      e = googleError(parsed) ?? googleError(inner(parsed))
     }
     catch { /* not JSON: the generic message */ }
   }
