@@ -10,7 +10,7 @@ const n = (v: unknown): number => (isTokenCount(v) ? v : 0)
  * input is the uncached part and the cached part is a cache read (never charged twice); output is
  * candidates plus thinking (`thoughtsTokenCount`).
  */
-function usageFromMetadata(m: Json | undefined): Usage {
+export function usageFromMetadata(m: Json | undefined): Usage {
   const u = emptyUsage()
   if (!m) return u
   const cached = n(m.cachedContentTokenCount)
@@ -21,7 +21,7 @@ function usageFromMetadata(m: Json | undefined): Usage {
 }
 
 /** The GenerateContentResponse inside a chunk (Code Assist wraps it in `response`). */
-const inner = (o: unknown): Json | null => {
+export const inner = (o: unknown): Json | null => {
   if (!o || typeof o !== 'object') return null
   const r = (o as Json).response
   return r && typeof r === 'object' ? r as Json : o as Json
