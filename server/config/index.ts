@@ -10,6 +10,7 @@ export type Config = ReturnType<typeof parseConfig>
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def)
 const url = (def: string) => z.string().url().default(def).transform(u => u.replace(/\/+$/, ''))
+const bool = (def: boolean) => z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').default(def)
 
 /**
  * An origin as a browser sends it in `Origin` (scheme://host[:port], lower-case, no default
@@ -117,6 +118,10 @@ const EnvSchema = z.object({
   LISTEN_BACKLOG: int(4096, 1),
   MAX_HEADERS_COUNT: int(100, 10),
   CORS_ORIGINS: corsOrigins,
+  // OpenAI image parts (docs/security.md "Remote images"): fetching http(s) URLs is off by default.
+  OPENAI_IMAGE_FETCH: bool(false),
+  OPENAI_IMAGE_MAX_MB: z.coerce.number().positive().max(20).default(5),
+  OPENAI_IMAGE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(60_000).default(10_000),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -214,6 +219,10 @@ function parseConfig(env: Record<string, string | undefined>) {
     metricsToken: e.METRICS_TOKEN ?? null,
     /** Browser origins allowed on the client routes: `*`, a set of origins, or null (no CORS headers at all). */
     corsOrigins: e.CORS_ORIGINS === '*' ? '*' as const : e.CORS_ORIGINS?.size ? e.CORS_ORIGINS as ReadonlySet<string> : null,
+    openai: {
+      /** What `image_url` parts may be: data: URLs up to maxBytes, and http(s) URLs only when `fetch`. */
+      images: { fetch: e.OPENAI_IMAGE_FETCH, maxBytes: Math.floor(e.OPENAI_IMAGE_MAX_MB * 1024 * 1024), timeoutMs: e.OPENAI_IMAGE_TIMEOUT_MS },
+    },
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }
