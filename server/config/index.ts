@@ -10,6 +10,35 @@ export type Config = ReturnType<typeof parseConfig>
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def)
 const url = (def: string) => z.string().url().default(def).transform(u => u.replace(/\/+$/, ''))
+const bool = (def: boolean) => z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').default(def)
+
+/**
+ * An origin as a browser sends it in `Origin` (scheme://host[:port], lower-case, no default
+ * port), or null when `entry` is not one: no path (not even `/`), query, fragment or user info.
+ */
+function browserOrigin(entry: string): string | null {
+  if (!/^https?:\/\/[^/?#@\s]+$/i.test(entry)) return null
+  try {
+    return new URL(entry).origin
+  }
+  catch {
+    return null
+  }
+}
+
+// Browser origins allowed to call the client routes (docs/security.md "Browsers"): `*`, or a
+// comma-separated list normalized as browsers send them, so the middleware needs only a Set lookup.
+const corsOrigins = z.string().transform((value, ctx) => {
+  const entries = value.split(',').map(e => e.trim()).filter(Boolean)
+  if (entries.length === 1 && entries[0] === '*') return '*' as const
+  const origins = new Set<string>()
+  for (const entry of entries) {
+    const origin = browserOrigin(entry)
+    if (origin) origins.add(origin)
+    else ctx.addIssue({ code: 'custom', message: `has ${JSON.stringify(entry.slice(0, 100))}: each entry must be an origin like https://app.example.com or http://localhost:5173 (scheme://host[:port], no path), or the whole value \`*\`` })
+  }
+  return origins
+}).optional()
 
 const EnvSchema = z.object({
   PORT: int(3000, 1),
@@ -88,8 +117,13 @@ const EnvSchema = z.object({
   MAX_CONNECTIONS: int(4096, 1),
   LISTEN_BACKLOG: int(4096, 1),
   MAX_HEADERS_COUNT: int(100, 10),
+  CORS_ORIGINS: corsOrigins,
   // OpenAI chat completions (docs/openai-compat.md): max_tokens when a request names none (Claude requires one).
   OPENAI_DEFAULT_MAX_TOKENS: int(8192, 1),
+  // OpenAI image parts (docs/security.md "Remote images"): fetching http(s) URLs is off by default.
+  OPENAI_IMAGE_FETCH: bool(false),
+  OPENAI_IMAGE_MAX_MB: z.coerce.number().positive().max(20).default(5),
+  OPENAI_IMAGE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(60_000).default(10_000),
 })
 
 function parseConfig(env: Record<string, string | undefined>) {
@@ -185,7 +219,13 @@ function parseConfig(env: Record<string, string | undefined>) {
     dataDir: resolve(e.DATA_DIR),
     usageQueueMax: e.USAGE_QUEUE_MAX,
     metricsToken: e.METRICS_TOKEN ?? null,
-    openai: { defaultMaxTokens: e.OPENAI_DEFAULT_MAX_TOKENS },
+    /** Browser origins allowed on the client routes: `*`, a set of origins, or null (no CORS headers at all). */
+    corsOrigins: e.CORS_ORIGINS === '*' ? '*' as const : e.CORS_ORIGINS?.size ? e.CORS_ORIGINS as ReadonlySet<string> : null,
+    openai: {
+      defaultMaxTokens: e.OPENAI_DEFAULT_MAX_TOKENS,
+      /** What `image_url` parts may be: data: URLs up to maxBytes, and http(s) URLs only when `fetch`. */
+      images: { fetch: e.OPENAI_IMAGE_FETCH, maxBytes: Math.floor(e.OPENAI_IMAGE_MAX_MB * 1024 * 1024), timeoutMs: e.OPENAI_IMAGE_TIMEOUT_MS },
+    },
     tokenRefresher: { aheadMs: e.OAUTH_REFRESH_AHEAD_MINUTES * 60_000, intervalMs: e.OAUTH_REFRESH_INTERVAL_SECONDS * 1000 },
   })
 }

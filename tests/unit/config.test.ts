@@ -72,6 +72,14 @@ describe('configFromEnv: values', () => {
     ['CLAUDE_API_URL', 'https://relay.example.com///', c => c.claude.apiUrl, 'https://relay.example.com'],
     ['CLAUDE_API_URL', 'http://127.0.0.1:9999', c => c.claude.apiUrl, 'http://127.0.0.1:9999'],
     ['GEMINI_API_URL', 'https://gemini.example.com/', c => c.gemini.apiUrl, 'https://gemini.example.com'],
+    ['OPENAI_IMAGE_FETCH', 'true', c => c.openai.images.fetch, true],
+    ['OPENAI_IMAGE_FETCH', '1', c => c.openai.images.fetch, true],
+    ['OPENAI_IMAGE_FETCH', 'false', c => c.openai.images.fetch, false],
+    ['OPENAI_IMAGE_FETCH', '', c => c.openai.images.fetch, false],
+    ['OPENAI_IMAGE_MAX_MB', '', c => c.openai.images.maxBytes, 5 * 1024 * 1024],
+    ['OPENAI_IMAGE_MAX_MB', '0.5', c => c.openai.images.maxBytes, 512 * 1024],
+    ['OPENAI_IMAGE_TIMEOUT_MS', '', c => c.openai.images.timeoutMs, 10_000],
+    ['OPENAI_IMAGE_TIMEOUT_MS', '2500', c => c.openai.images.timeoutMs, 2500],
   ])('%s=%j', (name, value, read, expected) => {
     expect(read(configFromEnv({ ...minimal(), [name]: value }))).toBe(expected)
   })
@@ -112,6 +120,10 @@ describe('configFromEnv: problems', () => {
     ['non-numeric REDIS_PORT', { REDIS_PORT: 'x' }, 'REDIS_PORT', []],
     ['REQUEST_MAX_SIZE_MB 0', { REQUEST_MAX_SIZE_MB: '0' }, 'REQUEST_MAX_SIZE_MB', []],
     ['CLAUDE_API_URL not a URL', { CLAUDE_API_URL: 'api.anthropic.com' }, 'CLAUDE_API_URL', []],
+    ['OPENAI_IMAGE_FETCH yes', { OPENAI_IMAGE_FETCH: 'yes' }, 'OPENAI_IMAGE_FETCH', []],
+    ['OPENAI_IMAGE_MAX_MB over 20', { OPENAI_IMAGE_MAX_MB: '21' }, 'OPENAI_IMAGE_MAX_MB', ['20']],
+    ['OPENAI_IMAGE_MAX_MB 0', { OPENAI_IMAGE_MAX_MB: '0' }, 'OPENAI_IMAGE_MAX_MB', []],
+    ['OPENAI_IMAGE_TIMEOUT_MS over a minute', { OPENAI_IMAGE_TIMEOUT_MS: '60001' }, 'OPENAI_IMAGE_TIMEOUT_MS', ['60000']],
   ])('%s → one line naming the variable and the problem', (_label, change, variable, mentions) => {
     const err = configError({ ...minimal(), ...change })
     expect(err.lines).toHaveLength(1)
