@@ -5,6 +5,12 @@
 /** The frosted card every screen is built from (UiPanel; padding is the caller's). */
 export const panelClass = 'min-w-0 rounded-2xl border border-white/60 bg-white/60 shadow-sm backdrop-blur dark:border-slate-700/60 dark:bg-slate-900/50'
 
+/** A form control's label (or a fieldset's legend). */
+export const labelClass = 'text-sm font-medium text-slate-700 dark:text-slate-200'
+
+/** A form's error message (the server's words or a check's); the caller adds role="alert" and margins. */
+export const alertClass = 'rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700 dark:bg-rose-950/60 dark:text-rose-200'
+
 /** A text input, textarea or select of a form (UiField hands it to its control); red when invalid. */
 export function inputClass(invalid = false): string[] {
   return [
