@@ -11,7 +11,6 @@ export const panelClass = 'min-w-0 rounded-2xl border border-white/60 bg-white/6
  */
 export const panelFromClass = {
   md: 'md:rounded-2xl md:border md:border-white/60 md:bg-white/60 md:shadow-sm md:backdrop-blur md:dark:border-slate-700/60 md:dark:bg-slate-900/50',
-  xl: 'xl:rounded-2xl xl:border xl:border-white/60 xl:bg-white/60 xl:shadow-sm xl:backdrop-blur xl:dark:border-slate-700/60 xl:dark:bg-slate-900/50',
 } as const
 
 /** A placeholder bar while a figure loads (the caller sizes it). */
