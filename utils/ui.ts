@@ -5,6 +5,26 @@
 /** The frosted card every screen is built from (UiPanel; padding is the caller's). */
 export const panelClass = 'min-w-0 rounded-2xl border border-white/60 bg-white/60 shadow-sm backdrop-blur dark:border-slate-700/60 dark:bg-slate-900/50'
 
+/**
+ * panelClass from a breakpoint up, for a table that is one panel on wide screens and a stack of
+ * row cards below. Whole class names, as Tailwind only generates what it finds written out.
+ */
+export const panelFromClass = {
+  md: 'md:rounded-2xl md:border md:border-white/60 md:bg-white/60 md:shadow-sm md:backdrop-blur md:dark:border-slate-700/60 md:dark:bg-slate-900/50',
+} as const
+
+/** A placeholder bar while a figure loads (the caller sizes it). */
+export const skeletonClass = 'animate-pulse rounded bg-slate-200 dark:bg-slate-700'
+
+/** A text link inside content (not navigation). */
+export const linkClass = 'text-indigo-700 hover:underline dark:text-indigo-300'
+
+/** A form control's label (or a fieldset's legend). */
+export const labelClass = 'text-sm font-medium text-slate-700 dark:text-slate-200'
+
+/** A form's error message (the server's words or a check's); the caller adds role="alert" and margins. */
+export const alertClass = 'rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700 dark:bg-rose-950/60 dark:text-rose-200'
+
 /** A text input, textarea or select of a form (UiField hands it to its control); red when invalid. */
 export function inputClass(invalid = false): string[] {
   return [
