@@ -69,6 +69,15 @@ describe('toClaude: accepted fields', () => {
     ['parallel_tool_calls true', { tools: [WEATHER], parallel_tool_calls: true }, { tools: [CLAUDE_WEATHER] }],
     ['tool_choice auto/none without tools mean nothing', { tool_choice: 'none', parallel_tool_calls: false, tools: [] }, {}],
     ['reasoning_effort with tool_choice auto', { tools: [WEATHER], tool_choice: 'auto', reasoning_effort: 'minimal' }, { tools: [CLAUDE_WEATHER], tool_choice: { type: 'auto' }, max_tokens: 4096 + 1024, thinking: { type: 'enabled', budget_tokens: 1024 } }],
+    ['reasoning_effort on a request answering tool calls: no thinking (Claude would want its signed thinking back)', {
+      reasoning_effort: 'high', messages: [HI, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'now', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'c1', content: '12:00' }],
+    }, { messages: [BASE.messages[0], { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'now', input: {} }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: '12:00' }] }] }],
+    ['reasoning_effort on the next user turn after a tool round thinks again', {
+      reasoning_effort: 'minimal', messages: [HI, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'now', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'c1', content: '12:00' }, { role: 'assistant', content: 'Noon.' }, { role: 'user', content: 'hi' }],
+    }, {
+      max_tokens: 4096 + 1024, thinking: { type: 'enabled', budget_tokens: 1024 },
+      messages: [BASE.messages[0], { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'now', input: {} }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: '12:00' }] }, { role: 'assistant', content: [{ type: 'text', text: 'Noon.' }] }, BASE.messages[0]],
+    }],
     ['response_format text', { response_format: { type: 'text' } }, {}],
     ['response_format json_object: an instruction', { response_format: { type: 'json_object' } }, { system: expect.stringContaining('one valid JSON object') }],
     ['response_format json_object after the client\'s system prompt', { messages: [{ role: 'system', content: 'S' }, HI], response_format: { type: 'json_object' } },
@@ -213,6 +222,8 @@ describe('toClaude: refused', () => {
     ['temperature with thinking', { reasoning_effort: 'low', temperature: 0.5 }, 'temperature'],
     ['top_p below 0.95 with thinking', { reasoning_effort: 'low', top_p: 0.9 }, 'top_p'],
     ['a forced tool with thinking', { reasoning_effort: 'low', tools: [WEATHER], tool_choice: 'required' }, 'tool_choice'],
+    ['temperature with reasoning_effort, also on a round sent without thinking', { reasoning_effort: 'low', temperature: 0.2, messages: [
+      HI, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'c1', content: 'x' }] }, 'temperature'],
     ['stop that is a number', { stop: 5 }, 'stop'],
     ['an empty stop sequence', { stop: [''] }, 'stop'],
     ['too many stop sequences', { stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }, 'stop'],
@@ -453,6 +464,12 @@ describe('ClaudeToOpenAIStream', () => {
     const { out } = run(START + ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hal' } }))
     expect(deltas(out).some(d => 'finish' in d)).toBe(false)
     expect(events(out).slice(-2)).toEqual([{ error: expect.objectContaining({ type: 'server_error' }) }, '[DONE]'])
+  })
+
+  it('message_stop finishes a message whose delta said no stop reason', () => {
+    const { out } = run(START + stopEvents(null).join(''))
+    expect(deltas(out).at(-1)).toEqual({ delta: {}, finish: 'stop' })
+    expect(events(out).at(-1)).toBe('[DONE]')
   })
 
   it('end() reads a last event that came without its blank line', () => {

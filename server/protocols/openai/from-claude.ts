@@ -167,18 +167,24 @@ export class ClaudeToOpenAIStream implements StreamTranslator {
     else if (ev.type === 'message_delta') {
       this.counted = countUsage(this.counted, ev.usage)
       const stop = isObject(ev.delta) ? ev.delta.stop_reason : null
-      if (stop != null && !this.finished) {
-        this.finished = true
-        this.send({}, finishReason(stop))
-      }
+      if (stop != null) this.finish(stop)
     }
+    // The message is complete even if no stop reason came with it.
+    else if (ev.type === 'message_stop') this.finish('end_turn')
     else if (ev.type === 'error') {
       this.write(sseData(openaiError(500, isObject(ev.error) ? ev.error : null)))
       this.close()
     }
     // Content after the finish chunk would follow what clients take as the end: it is not sent.
     else if (!this.finished && typeof ev.index === 'number') this.onBlock(ev.type, ev.index, ev)
-    // ping, message_stop and event types this relay does not know carry nothing to translate.
+    // ping and event types this relay does not know carry nothing to translate.
+  }
+
+  /** The finish chunk, once. */
+  private finish(stop: unknown): void {
+    if (this.finished) return
+    this.finished = true
+    this.send({}, finishReason(stop))
   }
 
   private onBlock(type: unknown, index: number, ev: Json): void {

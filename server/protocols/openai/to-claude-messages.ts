@@ -71,6 +71,13 @@ export function splitMessages(v: unknown): { system: Json[], turns: Turn[] } {
   return { system, turns }
 }
 
+/**
+ * True when the last turn answers tool calls: Claude then wants the assistant turn's signed thinking
+ * handed back before its tool_use blocks if thinking is on, which an OpenAI history cannot carry.
+ */
+export const answersToolCalls = (turns: Turn[]): boolean =>
+  turns.at(-1)?.role === 'user' && turns.at(-1)!.content.some(b => !(b instanceof PendingImage) && b.type === 'tool_result')
+
 /** Turns with every image resolved (in parallel) into an inline base64 block. */
 export function resolveImages(turns: Turn[], resolve: ImageResolver): Promise<Json[]> {
   return Promise.all(turns.map(async t => ({

@@ -2,11 +2,11 @@
 // resolver. Every field the client sent is translated, accepted at a value that changes nothing,
 // or refused with a 400 naming it: never dropped silently.
 import type { ChatRequest, ImageResolver, TranslatedRequest } from './types'
-import { bad, isObject, resolveImages, splitMessages } from './to-claude-messages'
+import { answersToolCalls, bad, isObject, resolveImages, splitMessages } from './to-claude-messages'
 
 type Json = Record<string, unknown>
 
-/** The fields translated below. */
+/** The fields translated below. `metadata` (tags for OpenAI's stored-completions dashboard) is checked, and nothing upstream reads it. */
 const TRANSLATED = new Set([
   'model', 'messages', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop', 'stream', 'stream_options',
   'tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'reasoning_effort', 'user', 'metadata',
@@ -52,7 +52,9 @@ export async function toClaude(req: ChatRequest, images: ImageResolver, defaults
   const { system, turns } = splitMessages(req.messages)
   const format = responseFormat(req.response_format)
   if (format.instruction) system.push({ type: 'text', text: format.instruction })
-  const { maxTokens, thinking } = budget(req, defaults.maxTokens)
+  const { maxTokens, thinking } = budget(req, defaults.maxTokens, answersToolCalls(turns))
+  // What thinking forbids is refused whenever reasoning is asked for, also on a round sent without it.
+  const reasoning = req.reasoning_effort != null && req.reasoning_effort !== 'none'
   const tools = toolList(req.tools)
   const stop = stopSequences(req.stop)
   const body: Json = {
@@ -61,8 +63,8 @@ export async function toClaude(req: ChatRequest, images: ImageResolver, defaults
     ...(system.length && { system: system.length === 1 ? system[0]!.text : system }),
     messages: await resolveImages(turns, images),
     ...(tools && { tools }),
-    ...toolChoice(req, tools, !!thinking),
-    ...sampling(req, !!thinking),
+    ...toolChoice(req, tools, reasoning),
+    ...sampling(req, reasoning),
     ...(thinking && { thinking }),
     ...(format.outputConfig && { output_config: format.outputConfig }),
     ...(stop && { stop_sequences: stop }),
@@ -103,8 +105,11 @@ function range(req: ChatRequest, k: string, min: number, max: number, why: strin
  * thinking budget. Both APIs count thinking inside the limit, so a client's limit stays the limit
  * and the budget shrinks to fit under it (Anthropic wants budget < max_tokens); without a limit
  * the budget comes on top of the default, leaving the answer the default's room.
+ * A request answering tool calls goes without thinking: Anthropic refuses thinking there unless the
+ * assistant turn's signed thinking comes back, which OpenAI histories do not hold. Refusing would
+ * break every tool round of a client that asks for reasoning; the next user turn thinks again.
  */
-function budget(req: ChatRequest, fallback: number): { maxTokens: number, thinking?: Json } {
+function budget(req: ChatRequest, fallback: number, toolRound: boolean): { maxTokens: number, thinking?: Json } {
   const param = req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
   const limit = optional<number>(req, param, 'number')
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw bad(`${param} must be a positive integer.`, param)
@@ -112,6 +117,7 @@ function budget(req: ChatRequest, fallback: number): { maxTokens: number, thinki
   if (effort == null || effort === 'none') return { maxTokens: limit ?? fallback }
   const wanted = typeof effort === 'string' && Object.hasOwn(THINKING_BUDGET, effort) ? THINKING_BUDGET[effort]! : 0
   if (!wanted) throw bad('reasoning_effort must be none, minimal, low, medium or high.', 'reasoning_effort', 'unsupported_value')
+  if (toolRound) return { maxTokens: limit ?? fallback }
   if (limit === undefined) return { maxTokens: fallback + wanted, thinking: { type: 'enabled', budget_tokens: wanted } }
   if (limit <= MIN_BUDGET) throw bad(`${param} must be above ${MIN_BUDGET} with reasoning_effort: Claude thinks for at least ${MIN_BUDGET} tokens within it.`, param)
   return { maxTokens: limit, thinking: { type: 'enabled', budget_tokens: Math.min(wanted, limit - 1) } }
