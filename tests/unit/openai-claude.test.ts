@@ -148,16 +148,17 @@ describe('toClaude: images', () => {
   })
 
   // Validation comes first: nothing is fetched for a request refused for its shape.
-  it.each<[string, Json[], string, string[]]>([
-    ['a type Claude does not read', [{ role: 'user', content: [image('bmp:1')] }], 'messages[0].content[0].image_url', ['bmp:1']],
-    ['more than 100 images', [{ role: 'user', content: Array.from({ length: 101 }, (_, i) => image(`data:${i}`)) }], 'messages[0].content[100].image_url', []],
-    ['an image in a request that is malformed further on', [{ role: 'user', content: [image('data:1')] }, { role: 'user', content: 5 }], 'messages[1].content', []],
-    ['an image in a system message', [{ role: 'system', content: [image('data:1')] }, HI], 'messages[0].content[0].type', []],
-    ['an image part without a url', [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }], 'messages[0].content[0].image_url.url', []],
-    ['an unknown detail', [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:1', detail: 'max' } }] }], 'messages[0].content[0].image_url.detail', []],
-  ])('refuses %s', async (_name, messages, param, fetched) => {
+  it.each<[string, Json, string, string[]]>([
+    ['a type Claude does not read', { messages: [{ role: 'user', content: [image('bmp:1')] }] }, 'messages[0].content[0].image_url', ['bmp:1']],
+    ['more than 100 images', { messages: [{ role: 'user', content: Array.from({ length: 101 }, (_, i) => image(`data:${i}`)) }] }, 'messages[0].content[100].image_url', []],
+    ['an image in a request that is malformed further on', { messages: [{ role: 'user', content: [image('data:1')] }, { role: 'user', content: 5 }] }, 'messages[1].content', []],
+    ['an image in a request with a field refused after the messages', { messages: [{ role: 'user', content: [image('data:1')] }], temperature: 7 }, 'temperature', []],
+    ['an image in a system message', { messages: [{ role: 'system', content: [image('data:1')] }, HI] }, 'messages[0].content[0].type', []],
+    ['an image part without a url', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }, 'messages[0].content[0].image_url.url', []],
+    ['an unknown detail', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:1', detail: 'max' } }] }] }, 'messages[0].content[0].image_url.detail', []],
+  ])('refuses %s', async (_name, over, param, fetched) => {
     const { asked, resolve } = recordingResolver()
-    const err = await refusal({ messages }, resolve)
+    const err = await refusal(over, resolve)
     expect(err.param).toBe(param)
     expect(asked).toEqual(fetched)
   })

@@ -56,21 +56,21 @@ export async function toClaude(req: ChatRequest, images: ImageResolver, defaults
   // What thinking forbids is refused whenever reasoning is asked for, also on a round sent without it.
   const reasoning = req.reasoning_effort != null && req.reasoning_effort !== 'none'
   const tools = toolList(req.tools)
-  const stop = stopSequences(req.stop)
   const body: Json = {
     model: req.model,
     max_tokens: maxTokens,
     ...(system.length && { system: system.length === 1 ? system[0]!.text : system }),
-    messages: await resolveImages(turns, images),
     ...(tools && { tools }),
     ...toolChoice(req, tools, reasoning),
     ...sampling(req, reasoning),
     ...(thinking && { thinking }),
     ...(format.outputConfig && { output_config: format.outputConfig }),
-    ...(stop && { stop_sequences: stop }),
+    ...stopSequences(req.stop),
     ...userId(req.user),
     ...(stream && { stream: true }),
   }
+  // Images last: a request refused for any field costs no fetch.
+  body.messages = await resolveImages(turns, images)
   return { body, stream }
 }
 
@@ -140,13 +140,13 @@ function sampling(req: ChatRequest, thinking: boolean): Json {
   return { ...(temperature !== undefined && { temperature }), ...(topP !== undefined && topP < 1 && { top_p: topP }) }
 }
 
-function stopSequences(v: unknown): string[] | undefined {
-  if (v == null) return undefined
+function stopSequences(v: unknown): Json {
+  if (v == null) return {}
   const list = typeof v === 'string' ? [v] : v
   if (!Array.isArray(list) || list.length > MAX_STOP || list.some(s => typeof s !== 'string' || !s)) {
     throw bad(`stop must be a non-empty string or an array of at most ${MAX_STOP} of them.`, 'stop')
   }
-  return list.length ? list : undefined
+  return list.length ? { stop_sequences: list } : {}
 }
 
 /** `user` → `metadata.user_id` (which also keeps a user's conversation on one account: see anthropic/session.ts). */
