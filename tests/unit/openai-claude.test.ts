@@ -218,6 +218,7 @@ describe('toClaude: refused', () => {
     ['max_tokens 0', { max_tokens: 0 }, 'max_tokens'],
     ['a fractional max_completion_tokens', { max_completion_tokens: 1.5 }, 'max_completion_tokens'],
     ['max_tokens as a string', { max_tokens: '100' }, 'max_tokens'],
+    ['a bad max_tokens beside a good max_completion_tokens', { max_completion_tokens: 100, max_tokens: -1 }, 'max_tokens'],
     ['a limit without room for thinking', { reasoning_effort: 'low', max_completion_tokens: 1024 }, 'max_completion_tokens'],
     ['an unknown reasoning_effort', { reasoning_effort: 'extreme' }, 'reasoning_effort', 'unsupported_value'],
     ['temperature with thinking', { reasoning_effort: 'low', temperature: 0.5 }, 'temperature'],
@@ -465,6 +466,15 @@ describe('ClaudeToOpenAIStream', () => {
     const { out } = run(START + ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hal' } }))
     expect(deltas(out).some(d => 'finish' in d)).toBe(false)
     expect(events(out).slice(-2)).toEqual([{ error: expect.objectContaining({ type: 'server_error' }) }, '[DONE]'])
+  })
+
+  it('gives {} to a call whose block never stopped', () => {
+    const { out } = run(START + ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_A', name: 'now', input: {} } }) + stopEvents('tool_use').join(''))
+    expect(deltas(out).slice(1)).toEqual([
+      { tool_calls: [{ index: 0, id: 'toolu_A', type: 'function', function: { name: 'now', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{}' } }] },
+      { delta: {}, finish: 'tool_calls' },
+    ])
   })
 
   it('message_stop finishes a message whose delta said no stop reason', () => {

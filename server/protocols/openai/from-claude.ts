@@ -180,9 +180,10 @@ export class ClaudeToOpenAIStream implements StreamTranslator {
     // ping and event types this relay does not know carry nothing to translate.
   }
 
-  /** The finish chunk, once. */
+  /** The finish chunk, once (after `{}` for any call still without arguments: its block never stopped). */
   private finish(stop: unknown): void {
     if (this.finished) return
+    for (const [index, call] of this.calls) if (!call.sent) this.arguments(index, '{}')
     this.finished = true
     this.send({}, finishReason(stop))
   }

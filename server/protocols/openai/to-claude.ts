@@ -94,6 +94,12 @@ function optional<T extends boolean | number>(req: ChatRequest, k: string, type:
   return v as T
 }
 
+function positiveInt(req: ChatRequest, k: string): number | undefined {
+  const v = optional<number>(req, k, 'number')
+  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw bad(`${k} must be a positive integer.`, k)
+  return v
+}
+
 function range(req: ChatRequest, k: string, min: number, max: number, why: string): number | undefined {
   const v = optional<number>(req, k, 'number')
   if (v !== undefined && (v < min || v > max)) throw bad(`${k} must be from ${min} to ${max}${why}.`, k)
@@ -110,9 +116,10 @@ function range(req: ChatRequest, k: string, min: number, max: number, why: strin
  * break every tool round of a client that asks for reasoning; the next user turn thinks again.
  */
 function budget(req: ChatRequest, fallback: number, toolRound: boolean): { maxTokens: number, thinking?: Json } {
-  const param = req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'
-  const limit = optional<number>(req, param, 'number')
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw bad(`${param} must be a positive integer.`, param)
+  const newer = positiveInt(req, 'max_completion_tokens')
+  const older = positiveInt(req, 'max_tokens')
+  const param = newer !== undefined ? 'max_completion_tokens' : 'max_tokens'
+  const limit = newer ?? older
   const effort: unknown = req.reasoning_effort
   if (effort == null || effort === 'none') return { maxTokens: limit ?? fallback }
   const wanted = typeof effort === 'string' && Object.hasOwn(THINKING_BUDGET, effort) ? THINKING_BUDGET[effort]! : 0
@@ -128,13 +135,13 @@ function budget(req: ChatRequest, fallback: number, toolRound: boolean): { maxTo
  * other values are refused, naming the field (leaving them out would change the answer unasked).
  * top_p 1 (the default, a no-op) is not sent: newer Claude models refuse temperature and top_p together.
  */
-function sampling(req: ChatRequest, thinking: boolean): Json {
+function sampling(req: ChatRequest, reasoning: boolean): Json {
   const temperature = range(req, 'temperature', 0, 1, ' (Claude\'s range)')
   const topP = range(req, 'top_p', 0, 1, '')
-  if (thinking && temperature !== undefined && temperature !== 1) {
+  if (reasoning && temperature !== undefined && temperature !== 1) {
     throw bad('temperature cannot be changed with reasoning_effort: Claude thinks at temperature 1 (send 1 or leave it out).', 'temperature')
   }
-  if (thinking && topP !== undefined && topP < 0.95) {
+  if (reasoning && topP !== undefined && topP < 0.95) {
     throw bad('top_p must be from 0.95 to 1 with reasoning_effort (a limit of Claude\'s thinking).', 'top_p')
   }
   return { ...(temperature !== undefined && { temperature }), ...(topP !== undefined && topP < 1 && { top_p: topP }) }
@@ -184,7 +191,7 @@ function toolList(v: unknown): Json[] | undefined {
  * required → any, a named function → tool. Thinking allows auto and none only, so forcing a tool
  * with reasoning_effort is refused. Without tools there is nothing to choose: auto and none mean nothing.
  */
-function toolChoice(req: ChatRequest, tools: Json[] | undefined, thinking: boolean): Json {
+function toolChoice(req: ChatRequest, tools: Json[] | undefined, reasoning: boolean): Json {
   const v = req.tool_choice
   const parallel = optional<boolean>(req, 'parallel_tool_calls', 'boolean')
   let choice: Json
@@ -200,7 +207,7 @@ function toolChoice(req: ChatRequest, tools: Json[] | undefined, thinking: boole
     if (choice.type === 'auto' || choice.type === 'none') return {}
     throw bad('tool_choice requires tools.', 'tool_choice')
   }
-  if (thinking && (choice.type === 'any' || choice.type === 'tool')) {
+  if (reasoning && (choice.type === 'any' || choice.type === 'tool')) {
     throw bad('tool_choice cannot force a tool with reasoning_effort: Claude\'s thinking allows auto or none only.', 'tool_choice')
   }
   if (parallel === false && choice.type !== 'none') choice.disable_parallel_tool_use = true
