@@ -1,7 +1,8 @@
 import { SseReader } from '../../upstream/sse'
 import { emptyUsage, isTokenCount, type Usage } from '../../usage/types'
 
-interface AnthropicUsage {
+/** A `usage` object as Anthropic sends it (in a message, message_start or message_delta). */
+export interface AnthropicUsage {
   input_tokens?: number | null
   output_tokens?: number | null
   cache_creation_input_tokens?: number | null
