@@ -107,8 +107,8 @@ describe('Claude accounts serve the clients they are set to', () => {
   })
 
   it.each([
-    ['PUT', () => `/api/admin/claude-accounts/${oauth.id}`, { clients: 'everyone' }],
-    ['POST', () => '/api/admin/claude-accounts', { type: 'console', name: 'bad', apiUrl: 'https://api.anthropic.com', apiKey: 'k', clients: 'sdk' }],
+    ['PUT', (): string => `/api/admin/claude-accounts/${oauth.id}`, { clients: 'everyone' }],
+    ['POST', (): string => '/api/admin/claude-accounts', { type: 'console', name: 'bad', apiUrl: 'https://api.anthropic.com', apiKey: 'k', clients: 'sdk' }],
   ] as const)('%s with an unknown clients value → 400 with a field error', async (method, path, body) => {
     const res = await server.admin<{ data: { fields: { field: string, message: string }[] } }>(method, path(), body)
     expect(res.status).toBe(400)

@@ -15,7 +15,7 @@ function acc(id: string, type: 'oauth' | 'console', more: Partial<Account> = {})
 }
 const oauthAny = (id: string) => acc(id, 'oauth', { clients: 'any' })
 const limited = (a: Account, forMs: number): Account => ({ ...a, state: { state: 'rate_limited', reason: 'upstream 429', since: T0 - 1000, until: T0 + forMs } })
-const NO_BINDING = { boundTo: null, fallback: false }
+const NO_BINDING: { boundTo: string | null, fallback: boolean } = { boundTo: null, fallback: false }
 
 describe('isClaudeCode', () => {
   it.each([
