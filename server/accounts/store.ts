@@ -50,7 +50,7 @@ export interface Account {
   isActive: boolean
   /** `shared`: in the pool every key draws from; `dedicated`: only keys bound to it use it. */
   accountType: 'shared' | 'dedicated'
-  /** Claude: which clients it serves (Gemini accounts serve any: `any`). */
+  /** Claude: which clients it serves (Gemini accounts: always `any`, never stored). */
   clients: AccountClients
   proxy: string | null
   createdAt: string
