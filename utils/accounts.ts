@@ -2,6 +2,9 @@
 // API's shapes come from the server's route types (type-only, erased at build).
 
 import type { InternalApi } from 'nitropack'
+import type { AccountClients } from '~~/server/accounts/store'
+
+export type { AccountClients }
 
 export type AccountPlatform = 'claude' | 'gemini'
 /** The four kinds the table shows (message keys under accounts.kind). */
@@ -12,9 +15,12 @@ type ServerAccountView = InternalApi['/api/admin/claude-accounts/:id']['get']
 /**
  * An account as GET /api/admin/{claude|gemini}-accounts shows it (secrets never included; proxy
  * redacted as `socks5://user:***@host:port`). The server's view is a union of the two platforms'
- * shapes; here both in one: Claude accounts have `apiUrl`, Gemini accounts `baseUrl` and `projectId`.
+ * shapes; here both in one: Claude accounts have `apiUrl` and `clients`, Gemini accounts `baseUrl` and `projectId`.
  */
-export type AccountView = Omit<ServerAccountView, 'apiUrl' | 'baseUrl' | 'projectId'> & { apiUrl?: string, baseUrl?: string, projectId?: string | null }
+export type AccountView = Omit<ServerAccountView, 'apiUrl' | 'baseUrl' | 'projectId' | 'clients'> & { apiUrl?: string, baseUrl?: string, projectId?: string | null, clients?: AccountClients }
+
+/** A Claude account that may be sent clients Anthropic refuses its subscription token for (shown with a warning). */
+export const servesOthersOnSubscription = (a: Pick<AccountView, 'platform' | 'type' | 'clients'>) => a.platform === 'claude' && a.type === 'oauth' && a.clients === 'any'
 
 /** An account's state name ('active' when it is in the pool). */
 export type AccountStateName = AccountView['status']['state']
@@ -170,7 +176,7 @@ export interface AccountKeyForm { apiUrl: string, apiKey: string, baseUrl: strin
 export interface AccountImportForm { refreshToken: string, accessToken: string, expiresAt: string, scopes: string[] }
 
 /** Every field the account forms show (a server field error on one of them is shown beside it). */
-export const ACCOUNT_FORM_FIELDS = ['name', 'description', 'priority', 'accountType', 'proxy', 'apiUrl', 'apiKey', 'baseUrl',
+export const ACCOUNT_FORM_FIELDS = ['name', 'description', 'priority', 'accountType', 'clients', 'proxy', 'apiUrl', 'apiKey', 'baseUrl',
   'refreshToken', 'accessToken', 'expiresAt', 'scopes', 'projectId', 'code', 'sessionId'] as const
 
 /** Client-side checks before a request (message keys under accounts.validation). */

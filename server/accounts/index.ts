@@ -1,7 +1,8 @@
 import { createAccountService } from './service'
 
-export type { Account, AccountInput, AccountOAuth, ClaudeAccount, ClaudeAccountInput, ClaudeOAuth, Platform } from './store'
+export type { Account, AccountClients, AccountInput, AccountOAuth, ClaudeAccount, ClaudeAccountInput, ClaudeOAuth, Platform } from './store'
 export type { DedicatedBinding } from './service'
+export type { Exclusion } from './unavailable'
 
 /** Claude accounts (Console API keys and Pro/Max OAuth subscriptions). */
 export const claudeAccounts = createAccountService('claude')

@@ -4,13 +4,14 @@ import { AccountHealth } from './health'
 import { usePools } from './pools'
 import { AccountRoster } from './scheduler'
 import { type SessionRef, StickySessions } from './sticky'
-import { effectiveState, isAvailable } from './state'
+import { isAvailable } from './state'
+import { type Exclusion, type Unavailable, whyUnavailable } from './unavailable'
 import * as store from './store'
+
+export type { Exclusion, Unavailable } from './unavailable'
 
 /** What the scheduler reads of an API key: its dedicated accounts and whether the pool may stand in. */
 export interface DedicatedBinding { claudeAccountId?: string | null, geminiAccountId?: string | null, dedicatedFallback?: boolean }
-
-const LABEL: Record<store.Platform, string> = { claude: 'Claude', gemini: 'Gemini' }
 
 /**
  * Choosing one platform's account for a request: dedicated → sticky → pool, from an in-process
@@ -89,35 +90,8 @@ export function createScheduling(platform: store.Platform) {
     },
     /** This instance's health figures for an account (admin view). */
     healthOf: (id: string) => health.stats(id),
-    /**
-     * Why no account can serve right now: `message` for the key holder (only what they can act
-     * on: retry, or ask the admin), `detail` for the admin's log (account names, states, causes).
-     */
-    async unavailable(key: DedicatedBinding, now = Date.now()): Promise<{ message: string, retryAfter: number | null, detail: string }> {
-      const boundTo = bindingOf(key)
-      const onlyDedicated = boundTo && !key.dedicatedFallback
-      const all = (await roster.all()).filter(a => a.isActive
-        && (a.id === boundTo || (!onlyDedicated && a.accountType !== 'dedicated')))
-      const head = `No ${LABEL[platform]} account can serve this request`
-      if (all.length === 0) {
-        const message = boundTo
-          ? `${head}: the ${LABEL[platform]} account dedicated to this API key is not available (disabled or deleted; ask the admin).`
-          : `${head}: no active ${LABEL[platform]} account (ask the admin to add or enable one).`
-        return { message, retryAfter: null, detail: message }
-      }
-      const ends = all.map(a => a.state && a.state.until > now ? a.state.until : 0)
-      const soonest = ends.every(Boolean) ? Math.min(...ends) : 0
-      const retryAfter = soonest ? Math.max(1, Math.ceil((soonest - now) / 1000)) : null
-      const detail = all.map((a) => {
-        const st = effectiveState(a.state, now)
-        return 'until' in st
-          ? `${a.name} (${a.id}): ${st.state}${st.until ? ` until ${st.until}` : ''} (${st.reason.slice(0, 120)})`
-          : `${a.name} (${a.id}): failed for this request`
-      }).join('; ')
-      const message = retryAfter
-        ? `${head} right now: every account is rate limited or out of service; try again in ${retryAfter} s.`
-        : `${head} right now: every account is busy or out of service; try again shortly.`
-      return { message, retryAfter, detail }
-    },
+    /** Why no account can serve this request right now (see `whyUnavailable`). */
+    unavailable: async (key: DedicatedBinding, exclusion?: Exclusion | null, now = Date.now()): Promise<Unavailable> =>
+      whyUnavailable(platform, await roster.all(), { boundTo: bindingOf(key), fallback: !!key.dedicatedFallback }, exclusion ?? null, now),
   }
 }

@@ -8,6 +8,16 @@ import { type AccountStateRecord, effectiveState, readStates, readWindows, type 
 /** The platforms whose accounts the relay pools. */
 export type Platform = 'claude' | 'gemini'
 
+/**
+ * Which clients a Claude account serves: Anthropic accepts a subscription (OAuth) token only from
+ * Claude Code itself, so OAuth accounts default to `claude-code`; Console API keys to `any`.
+ */
+export type AccountClients = 'claude-code' | 'any'
+export const ACCOUNT_CLIENTS: readonly AccountClients[] = ['claude-code', 'any']
+
+/** The default of an account stored without the setting (read-time default: no migration); Gemini accounts serve any client. */
+export const defaultClients = (platform: Platform, type: Account['type']): AccountClients => (platform === 'claude' && type === 'oauth' ? 'claude-code' : 'any')
+
 /** OAuth tokens of a subscription account (decrypted in memory only) and what the provider told us. */
 export interface AccountOAuth {
   accessToken: string
@@ -40,6 +50,8 @@ export interface Account {
   isActive: boolean
   /** `shared`: in the pool every key draws from; `dedicated`: only keys bound to it use it. */
   accountType: 'shared' | 'dedicated'
+  /** Claude: which clients it serves (Gemini accounts: always `any`, never stored). */
+  clients: AccountClients
   proxy: string | null
   createdAt: string
   updatedAt: string
@@ -51,7 +63,7 @@ export interface Account {
 }
 
 export type AccountInput = Pick<Account, 'name'>
-  & Partial<Pick<Account, 'type' | 'apiUrl' | 'apiKey' | 'oauth' | 'projectId' | 'description' | 'priority' | 'isActive' | 'accountType' | 'proxy'>>
+  & Partial<Pick<Account, 'type' | 'apiUrl' | 'apiKey' | 'oauth' | 'projectId' | 'description' | 'priority' | 'isActive' | 'accountType' | 'proxy' | 'clients'>>
 
 // The names the Claude code grew up with.
 export type ClaudeAccount = Account
@@ -60,11 +72,11 @@ export type ClaudeAccountInput = AccountInput
 
 /** What admins see: never a key or token, the proxy without its password. */
 export function toAccountView(a: Account) {
-  const { apiKey, proxy, state, oauth, sessionWindow, projectId, apiUrl, ...rest } = a
+  const { apiKey, proxy, state, oauth, sessionWindow, projectId, apiUrl, clients, ...rest } = a
   return {
     ...rest,
-    // Gemini calls its endpoint baseUrl and has a Code Assist project; Claude has neither.
-    ...(a.platform === 'gemini' ? { baseUrl: apiUrl, projectId } : { apiUrl }),
+    // Gemini calls its endpoint baseUrl and has a Code Assist project; Claude has neither, but a clients setting.
+    ...(a.platform === 'gemini' ? { baseUrl: apiUrl, projectId } : { apiUrl, clients }),
     proxy: redactProxyUrl(proxy),
     apiKeyPreview: apiKey ? `${apiKey.slice(0, 7)}…${apiKey.slice(-4)}` : null,
     oauth: oauth
@@ -83,6 +95,7 @@ function toHash(a: Account, encKey: string): Record<string, string> {
     id: a.id, platform: a.platform, type: a.type, name: a.name, description: a.description, apiUrl: a.apiUrl, projectId: a.projectId ?? '',
     apiKey: enc(a.apiKey, encKey), priority: String(a.priority), isActive: a.isActive ? '1' : '0', accountType: a.accountType,
     proxy: enc(a.proxy, encKey), createdAt: a.createdAt, updatedAt: a.updatedAt,
+    ...(a.platform === 'claude' ? { clients: a.clients } : {}),
     ...(a.oauth ? oauthFields(a.oauth, encKey) : {}),
   }
 }
@@ -110,6 +123,7 @@ function fromHash(platform: Platform, h: Record<string, string>, encKey: string)
         }
       : null,
     priority: Number(h.priority ?? 50), isActive: h.isActive === '1', accountType: h.accountType === 'dedicated' ? 'dedicated' : 'shared',
+    clients: platform === 'claude' && ACCOUNT_CLIENTS.includes(h.clients as AccountClients) ? h.clients as AccountClients : defaultClients(platform, type),
     proxy: dec(h.proxy, encKey) || null, createdAt: h.createdAt ?? '',
     updatedAt: h.updatedAt ?? '', lastUsedAt: null,
   }
@@ -133,9 +147,10 @@ export async function saveOAuthTokens(redis: Redis, encKey: string, platform: Pl
 /** Create an account (its API key, tokens and proxy are encrypted at rest). */
 export async function createAccount(redis: Redis, encKey: string, platform: Platform, input: AccountInput): Promise<Account> {
   const now = new Date().toISOString()
+  const type = input.type ?? (platform === 'claude' ? 'console' : 'api-key')
   const account: Account = {
-    id: randomUUID(), platform, type: platform === 'claude' ? 'console' : 'api-key', description: '', priority: 50, isActive: true, projectId: null,
-    accountType: 'shared', proxy: null, apiUrl: '', apiKey: '', oauth: null,
+    id: randomUUID(), platform, type, description: '', priority: 50, isActive: true, projectId: null,
+    accountType: 'shared', clients: defaultClients(platform, type), proxy: null, apiUrl: '', apiKey: '', oauth: null,
     // Fields the caller left undefined keep these defaults.
     ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as AccountInput,
     createdAt: now, updatedAt: now, lastUsedAt: null,

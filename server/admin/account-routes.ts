@@ -119,7 +119,7 @@ export const claudeAccountRoutes = accountRoutes({
   create: ClaudeAccountCreateSchema, update: ClaudeAccountUpdateSchema, exchange: ExchangeCodeSchema,
   fromCreate: b => (b.type === 'console'
     ? b
-    : { name: b.name, description: b.description, priority: b.priority, isActive: b.isActive, accountType: b.accountType, proxy: b.proxy, type: 'oauth', apiUrl: b.apiUrl, oauth: imported(b) }),
+    : { name: b.name, description: b.description, priority: b.priority, isActive: b.isActive, accountType: b.accountType, proxy: b.proxy, clients: b.clients, type: 'oauth', apiUrl: b.apiUrl, oauth: imported(b) }),
   fromUpdate: b => b,
 })
 

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ACCOUNT_CLIENTS, type AccountClients } from '../accounts/store'
 import { CLIENT_IDS, type ClientId } from '../keys/access'
 import { parseProxyUrl } from '../upstream/proxy-url'
 
@@ -90,12 +91,17 @@ const oauthImportFields = {
   apiUrl: httpUrl.optional(),
 }
 
+/** Which clients a Claude account serves (absent: the default of its type, see store.defaultClients). */
+const clients = z.enum(ACCOUNT_CLIENTS as [AccountClients, ...AccountClients[]], {
+  error: 'clients must be "claude-code" (Claude Code only, as Anthropic requires of subscription tokens) or "any" (every client)',
+})
+
 export const ClaudeAccountCreateSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('console'), ...accountFields, ...consoleFields }).strict(),
-  z.object({ type: z.literal('oauth'), ...accountFields, ...oauthImportFields }).strict(),
+  z.object({ type: z.literal('console'), ...accountFields, ...consoleFields, clients: clients.optional() }).strict(),
+  z.object({ type: z.literal('oauth'), ...accountFields, ...oauthImportFields, clients: clients.optional() }).strict(),
 ], { error: 'type must be "console" (an Anthropic API key) or "oauth" (imported subscription tokens; or use generate-auth-url)' })
 
-export const ClaudeAccountUpdateSchema = z.object({ ...accountFields, ...consoleFields }).partial().strict()
+export const ClaudeAccountUpdateSchema = z.object({ ...accountFields, ...consoleFields, clients }).partial().strict()
 
 const projectId = z.string().trim().min(1).max(200).regex(/^[\w.:-]+$/, 'projectId must be a Google Cloud project id').nullable()
 const geminiApiKeyFields = { apiKey: z.string().trim().min(1, 'apiKey is required'), baseUrl: httpUrl.optional() }
@@ -115,7 +121,7 @@ const ExchangeCodeSchemaBase = z.object({
   ...accountFields,
 })
 
-export const ExchangeCodeSchema = ExchangeCodeSchemaBase.strict()
+export const ExchangeCodeSchema = ExchangeCodeSchemaBase.extend({ clients: clients.optional() }).strict()
 
 export const GeminiExchangeCodeSchema = ExchangeCodeSchemaBase.extend({ projectId: projectId.optional() }).strict()
 

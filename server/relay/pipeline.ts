@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { H3Event } from 'h3'
 import type { SessionRef } from '../accounts/sticky'
+import type { Exclusion, Unavailable } from '../accounts/unavailable'
 import type { ApiKeyRecord } from '../keys'
 import { checkAccess } from '../keys/access'
 import { keepLease } from '../keys/admission'
@@ -50,7 +51,7 @@ export interface RequestContext<R, P extends ParsedRequest = ParsedRequest> {
 /** What the pipeline needs of a platform's accounts. */
 export interface PipelineAccounts<A> {
   pickFor: (key: ApiKeyRecord, exclude?: ReadonlySet<string>, session?: SessionRef | null) => Promise<A | null>
-  unavailable: (key: ApiKeyRecord) => Promise<{ message: string, retryAfter: number | null, detail: string }>
+  unavailable: (key: ApiKeyRecord, exclusion?: Exclusion | null) => Promise<Unavailable>
 }
 
 /**
@@ -70,8 +71,8 @@ export interface ProtocolAdapter<R, A extends ForwardAccount, T extends UsageTap
    * it may resolve images), so a request it cannot translate is refused before any account is picked.
    */
   parse: (route: R, json: Json, req: IncomingMessage) => P | Promise<P>
-  /** Accounts this request cannot use (e.g. Gemini CLI's calls need an OAuth account). */
-  exclude?: (route: R) => Promise<ReadonlySet<string>>
+  /** Accounts this request cannot use, and why (e.g. Gemini CLI's calls need an OAuth account); null: none. */
+  exclude?: (route: R) => Promise<Exclusion | null>
   /** An answer the relay gives itself for this account (no upstream call), else null. */
   local?: (route: R, account: A) => LocalAnswer | null
   /** How this request is forwarded (`pick` chooses the next account). */
@@ -101,11 +102,12 @@ async function relayOne<R, A extends ForwardAccount, T extends UsageTap, P exten
   const denied = checkAccess(parsed.modelChecked ? key : { ...key, allowedModels: [], blockedModels: [] }, adapter.platform, parsed.model, req.headers['user-agent'])
   if (denied) throw fail(403, 'permission', denied.message)
   const session = parsed.sessionHash ? { keyId: key.id, hash: parsed.sessionHash } : null
-  const exclude = (await adapter.exclude?.(route)) ?? NONE
+  const exclusion = (await adapter.exclude?.(route)) ?? null
+  const exclude = exclusion?.ids ?? NONE
   const pick = (tried: ReadonlySet<string>) => adapter.accounts.pickFor(key, exclude.size ? new Set([...tried, ...exclude]) : tried, session)
   const first = await pick(NONE)
   if (!first) {
-    const why = await adapter.accounts.unavailable(key)
+    const why = await adapter.accounts.unavailable(key, exclusion)
     useLogger().warn({ reqId: requestId, keyId: key.id, accounts: why.detail }, `no ${adapter.platform} account can serve`)
     throw fail(503, 'no_account', why.message, why.retryAfter ? { 'retry-after': String(why.retryAfter) } : {})
   }

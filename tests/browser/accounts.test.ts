@@ -10,7 +10,7 @@ import { launch, loginUI, openPage, snap } from './harness'
 // The Accounts screen in Chromium against the built server, a fake Anthropic API, a fake OAuth
 // token endpoint and a SOCKS5 proxy: adding every kind, proxy test, actions, themes, phone width.
 
-interface AccountView { id: string, name: string, type: string, isActive: boolean, priority: number, description: string, apiUrl?: string, proxy: string | null, status: { state: string } }
+interface AccountView { id: string, name: string, type: string, clients?: string, isActive: boolean, priority: number, description: string, apiUrl?: string, proxy: string | null, status: { state: string } }
 
 const AUTHORIZE_URL = 'https://auth.example.test/oauth/authorize'
 const PROXY_USER = 'ui-user'
@@ -49,7 +49,9 @@ describe('accounts screen', () => {
   const row = (name: string) => page.locator(`[data-testid="account-row"][data-name="${name}"]`)
   const stateOf = (name: string) => row(name).getByTestId('account-state').getAttribute('data-state')
   const accounts = async (platform: 'claude' | 'gemini') => (await server.admin<{ items: AccountView[] }>('GET', `/api/admin/${platform}-accounts`)).body.items
-  const relay = (apiKey: string) => fetch(`${server.url}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: messageBody() })
+  // As Claude Code: the only client a subscription account serves by default.
+  const relay = (apiKey: string, userAgent = 'claude-cli/2.0.0 (external, cli)') =>
+    fetch(`${server.url}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json', 'user-agent': userAgent }, body: messageBody() })
 
   async function openAdd() {
     await page.getByTestId('add-account').click()
@@ -77,6 +79,7 @@ describe('accounts screen', () => {
     expect(await stateOf('console-ui')).toBe('active')
     expect(await row('console-ui').getByTestId('account-kind').textContent()).toContain('Claude Console')
     expect(await row('console-ui').getByTestId('token-expiry').textContent()).toContain('—')
+    expect(await row('console-ui').getByTestId('account-clients').getAttribute('data-clients')).toBe('any')
     expect(await accounts('claude')).toEqual([expect.objectContaining({ name: 'console-ui', type: 'console', apiUrl: upstream.url, isActive: true })])
   })
 
@@ -189,6 +192,26 @@ describe('accounts screen', () => {
     await row('console-ui').getByTestId('action-toggle').click()
     await expect.poll(() => row('console-ui').getAttribute('data-active')).toBe('true')
     expect((await server.admin<AccountView>('GET', `/api/admin/claude-accounts/${acct!.id}`)).body.isActive).toBe(true)
+  })
+
+  it('a subscription account serves Claude Code only until the admin sets it to any client, with a warning in the form and the table', async () => {
+    const clients = row('max-ui').getByTestId('account-clients')
+    expect(await clients.getAttribute('data-clients')).toBe('claude-code')
+    expect(await clients.textContent()).toContain('Claude Code only')
+    const key = await server.createKey({ claudeAccountId: await row('max-ui').getAttribute('data-id') })
+    expect((await relay(key.apiKey, 'Anthropic/JS 0.60.0')).status).toBe(503)
+
+    await row('max-ui').getByTestId('action-edit').click()
+    await page.getByTestId('edit-dialog').waitFor()
+    expect(await page.getByTestId('field-clients').inputValue()).toBe('claude-code')
+    expect(await page.getByTestId('clients-warning').count()).toBe(0)
+    await page.getByTestId('field-clients').selectOption('any')
+    expect(await page.getByTestId('clients-warning').textContent()).toMatch(/refuses subscription tokens/)
+    await page.getByTestId('edit-save').click()
+    await page.getByTestId('edit-dialog').waitFor({ state: 'hidden' })
+    await expect.poll(() => clients.getAttribute('data-clients')).toBe('any')
+    expect(await clients.getAttribute('title')).toMatch(/refuses subscription tokens/)
+    expect((await relay(key.apiKey, 'Anthropic/JS 0.60.0')).status).toBe(200)
   })
 
   it('edits description and priority, keeping the stored key', async () => {

@@ -806,6 +806,14 @@ describe('Gemini pool: no account, then failover between two API-key accounts', 
       expect(credentials()).toEqual([a.apiKey])
     })
 
+    it('Gemini CLI\'s own call with API-key accounts only → 503 saying it needs an OAuth account (no retry-after), nothing sent upstream', async () => {
+      const res = await call(server, '/gemini/v1internal:generateContent', { key, body: { model: PRO, project: 'p', request: CLIENT_BODY } })
+      expect(expectGoogleError(res, 503, 'UNAVAILABLE').message).toBe('No Gemini account can serve this request: Gemini CLI\'s calls need a Gemini OAuth account; '
+        + 'every active Gemini account is an API-key account (ask the admin).')
+      expect(res.headers['retry-after']).toBeUndefined()
+      expect(gemini.requests).toEqual([])
+    })
+
     it('429 RESOURCE_EXHAUSTED on A: B serves the same request; A is rate limited until ≈ now + RetryInfo (17 s) and skipped', async () => {
       gemini.behaveFor(a.apiKey, { mode: 'error429' })
       const before = Date.now()

@@ -27,6 +27,7 @@ interface AnthropicErrorBody { type: string, error: { type: string, message: str
 interface AdminError { message: string }
 
 const OAUTH_BETA = 'oauth-2025-04-20'
+const CLAUDE_CODE = 'claude-cli/2.0.0 (external, cli)'
 /** A unique secret-looking value (so a leak of it anywhere is unambiguous). */
 const secret = (label: string) => `${label}-${randomBytes(9).toString('hex')}`
 const sha256 = (v: string) => createHash('sha256').update(v).digest('base64url')
@@ -80,8 +81,9 @@ describe('Claude OAuth accounts', () => {
   /** An API key that only this account serves (no pool fallback). */
   const boundKey = async (accountId: string) => (await server.createKey({ name: secret('oauth-key'), claudeAccountId: accountId })).apiKey
 
+  // Subscription accounts serve Claude Code only (claude-clients.test.ts): these requests are its.
   const send = async (apiKey: string, headers: Record<string, string> = {}, path = '/api/v1/messages') =>
-    rawRequest(`${server.url}${path}`, { headers: { 'x-api-key': apiKey, 'content-type': 'application/json', ...headers }, body: messageBody() })
+    rawRequest(`${server.url}${path}`, { headers: { 'x-api-key': apiKey, 'content-type': 'application/json', 'user-agent': CLAUDE_CODE, ...headers }, body: messageBody() })
 
   const anthropicError = (body: string) => JSON.parse(body) as AnthropicErrorBody
   // KEYS patterns get no keyPrefix from ioredis: name the server's prefix.
@@ -296,7 +298,7 @@ describe('Claude OAuth accounts', () => {
     it.each(cases)(`$name: Bearer access token, no x-api-key, client betas + ${OAUTH_BETA} once, ?beta=true kept`, async ({ betas, keyIn, clientBetas }) => {
       const account = await importAccount({ expiresAt: Date.now() + 3600_000 })
       const apiKey = await boundKey(account.id)
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'user-agent': CLAUDE_CODE }
       if (betas) headers['anthropic-beta'] = betas
       if (keyIn === 'authorization') headers.authorization = `Bearer ${apiKey}`
       else headers['x-api-key'] = apiKey

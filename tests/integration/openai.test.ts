@@ -263,6 +263,26 @@ describe('OpenAI chat completions', () => {
       expect(google.requests).toHaveLength(0)
     })
 
+    it('a Claude subscription (Claude Code only) never serves a translated request: 503 saying a Console account is needed, and the upstream hears nothing; switched to any client, it serves', async () => {
+      const sub = await server.admin<{ id: string, clients: string }>('POST', '/api/admin/claude-accounts', {
+        type: 'oauth', name: 'max-subscription', refreshToken: secret('sk-ant-ort01'), accessToken: secret('sk-ant-oat01'), expiresAt: Date.now() + 3600_000, apiUrl: claude.url, accountType: 'dedicated',
+      })
+      expect(sub.body.clients).toBe('claude-code')
+      const { apiKey } = await server.createKey({ name: 'subscription only', claudeAccountId: sub.body.id })
+      const refused = await client(apiKey).chat.completions.create({ model: CLAUDE, messages: [{ role: 'user', content: 'Hi' }] }).catch(e => e)
+      expect(refused).toBeInstanceOf(OpenAI.InternalServerError)
+      expect(refused.status).toBe(503)
+      expect(refused.error.message).toMatch(/Console/)
+      expect(claude.requests).toHaveLength(0)
+      expect((await server.admin('PUT', `/api/admin/claude-accounts/${sub.body.id}`, { clients: 'any' })).status).toBe(200)
+      const served = await pollUntil(
+        () => client(apiKey).chat.completions.create({ model: CLAUDE, messages: [{ role: 'user', content: 'Hi' }] }).catch(e => e),
+        r => !(r instanceof Error), 3000)
+      expect(served.choices[0].message.content).toBe('word0 word1 word2 ')
+      expect(claude.last().headers.authorization).toMatch(/^Bearer sk-ant-oat01-/)
+      await server.admin('DELETE', `/api/admin/claude-accounts/${sub.body.id}`)
+    })
+
     it('a key limited to Claude may not reach Gemini (403), and its model list holds Claude models only', async () => {
       const { apiKey } = await server.createKey({ name: 'claude only', permissions: 'claude' })
       const denied = await client(apiKey).chat.completions.create({ model: GEMINI, messages: [{ role: 'user', content: 'Hi' }] }).catch(e => e)

@@ -3,7 +3,8 @@ import { formErrors } from '../../utils/api-errors'
 import { formatRemaining } from '../../utils/format'
 import {
   accountKindOf, checkCommonForm, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
-  parseCredentialsJson, poolSummary, type ProxyForm, proxyFormFromUrl, proxyHostOf, proxyUrlFromForm, stateInfo, todayUtcRange, tokenExpiryInfo,
+  parseCredentialsJson, poolSummary, type ProxyForm, proxyFormFromUrl, proxyHostOf, proxyUrlFromForm, servesOthersOnSubscription, stateInfo,
+  todayUtcRange, tokenExpiryInfo,
 } from '../../utils/accounts'
 
 // The Accounts screen's pure helpers: proxy URL <-> form fields, state and expiry display, pasted
@@ -127,6 +128,15 @@ describe('kinds, pools, forms', () => {
     ['gemini', 'api-key', 'geminiApiKey'],
   ] as const)('%s %s → %s', (platform, type, kind) => {
     expect(accountKindOf({ platform, type })).toBe(kind)
+  })
+
+  it.each([
+    ['claude', 'oauth', 'any', true],
+    ['claude', 'oauth', 'claude-code', false],
+    ['claude', 'console', 'any', false],
+    ['gemini', 'oauth', undefined, false],
+  ] as const)('%s %s serving %s → warned that Anthropic refuses other clients: %s', (platform, type, clients, warned) => {
+    expect(servesOthersOnSubscription({ platform, type, clients })).toBe(warned)
   })
 
   it('summarises the API origin of a pool', () => {

@@ -3,6 +3,7 @@ import type { H3Event } from 'h3'
 import { type ClaudeAccount, claudeAccounts } from '../../accounts'
 import type { SessionRef } from '../../accounts/sticky'
 import { anthropicStateFromResponse, windowFromHeaders } from './account-state'
+import { claudeClientExclusion, isClaudeCode } from './clients'
 import { useConfig } from '../../config'
 import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { authenticate, type Fail, type FailKind } from '../../relay/steps'
@@ -52,8 +53,14 @@ export function claudeJudging(session: SessionRef | null): Pick<Forwarding<Claud
   }
 }
 
+/** A Messages-API route as resolved for one request. */
+interface AnthropicRoute extends RelayOptions {
+  /** Sent by Claude Code (user agent, read once): only then may it reach Claude Code-only accounts. */
+  fromClaudeCode: boolean
+}
+
 /** The Messages API as an adapter of the relay pipeline (its route: messages or count_tokens). */
-const anthropic: ProtocolAdapter<RelayOptions, ClaudeAccount, AnthropicUsageTap> = {
+const anthropic: ProtocolAdapter<AnthropicRoute, ClaudeAccount, AnthropicUsageTap> = {
   platform: 'claude',
   protocol: 'anthropic',
   fail,
@@ -67,6 +74,7 @@ const anthropic: ProtocolAdapter<RelayOptions, ClaudeAccount, AnthropicUsageTap>
     route: route.path,
     sessionHash: sessionHash(json),
   }),
+  exclude: route => claudeClientExclusion(route.fromClaudeCode),
   forwarding: ({ req, raw, session, route }, pick) => {
     const cfg = useConfig()
     return {
@@ -97,5 +105,5 @@ const anthropic: ProtocolAdapter<RelayOptions, ClaudeAccount, AnthropicUsageTap>
 
 /** Relay one Claude Messages-API request through the pipeline (count_tokens is free upstream: a lease only). */
 export function relayAnthropic(event: H3Event, opts: RelayOptions): Promise<void> {
-  return runPipeline(event, anthropic, () => opts)
+  return runPipeline(event, anthropic, () => ({ ...opts, fromClaudeCode: isClaudeCode(event.node.req.headers['user-agent']) }))
 }

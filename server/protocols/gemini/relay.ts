@@ -23,8 +23,6 @@ const responseHeaders = headerAllowList(['content-type', 'retry-after', 'x-goog-
 const ACCOUNT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 429, 500, 502, 503, 504])
 const MAX_JSON_BODY = 32 * 1024 * 1024
 
-const NO_ACCOUNTS: ReadonlySet<string> = new Set()
-
 /** Models answered for OAuth accounts (Code Assist has no model list of its own). */
 const CODE_ASSIST_MODELS = ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-2.0-flash']
 const modelEntry = (id: string) => ({
@@ -138,8 +136,9 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
   },
   // Gemini CLI's own calls need an OAuth account; the standard API takes either kind.
   exclude: async (route) => {
-    if (route.kind !== 'internal') return NO_ACCOUNTS
-    return new Set((await geminiAccounts.all()).filter(a => a.type !== 'oauth').map(a => a.id))
+    if (route.kind !== 'internal') return null
+    const ids = new Set((await geminiAccounts.all()).filter(a => a.type !== 'oauth').map(a => a.id))
+    return { ids, need: 'Gemini CLI\'s calls need a Gemini OAuth account', passedOver: 'is an API-key account' }
   },
   local: (route, account) => ((route.kind === 'models' || route.kind === 'model') && account.type === 'oauth' ? modelsAnswer(route) : null),
   forwarding: ({ req, route, parsed, raw, json }, pick) => {

@@ -13,14 +13,15 @@ const PLATFORMS = [
 
 /**
  * The models a key may use through chat completions: of each platform it may reach (its
- * permissions and client restriction) and that has an active account, the priced models its
- * model lists allow.
+ * permissions and client restriction) and that has an active account able to serve it, the
+ * priced models its model lists allow.
  */
 async function allowedModels(key: ApiKeyRecord, userAgent: string | undefined) {
   const out: { id: string, object: 'model', created: number, owned_by: string }[] = []
   for (const p of PLATFORMS) {
     if (checkAccess({ ...key, allowedModels: [], blockedModels: [] }, p.platform, '', userAgent)) continue
-    if (!(await p.accounts.all()).some(a => a.isActive)) continue
+    // Claude accounts serve translated requests only when they accept any client (not Claude Code only).
+    if (!(await p.accounts.all()).some(a => a.isActive && (p.platform !== 'claude' || a.clients === 'any'))) continue
     for (const id of pricedModels(p.prefix)) {
       if (!checkAccess(key, p.platform, id, userAgent)) out.push({ id, object: 'model', created: 0, owned_by: p.owner })
     }

@@ -12,6 +12,7 @@ import { isModelName, MODEL_NAME_RULE } from '../../relay/model-name'
 import { type Delivery, type Forwarding, type LocalAnswer, sendAnswer } from '../../upstream/forward'
 import { SSE_HEADERS } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
+import { claudeClientExclusion } from '../anthropic/clients'
 import { claudeJudging } from '../anthropic/relay'
 import { accountAuthHeaders, baseUrl, upstreamUrl } from '../anthropic/request'
 import { sessionHash } from '../anthropic/session'
@@ -51,7 +52,6 @@ const FROM_GEMINI: AnswerTranslation = { stream: (ctx, write) => new GeminiToOpe
 
 /** The most of an upstream's non-streamed answer the relay reads to translate it. */
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024
-const NONE: ReadonlySet<string> = new Set()
 const JSON_HEADERS = { 'content-type': 'application/json' }
 
 /** The platform a model belongs to; a model no platform serves (or not the one the route pins) is OpenAI's 404 `model_not_found`. */
@@ -184,7 +184,8 @@ function openaiAdapter(): ProtocolAdapter<OpenAIRoute, Account, UsageTap, OpenAI
         platform, upstream, ctx,
       }
     },
-    exclude: async () => NONE,
+    // Translated requests are never Claude Code's: only Claude accounts that accept any client serve them.
+    exclude: async () => (platform === 'claude' ? claudeClientExclusion(false) : null),
     forwarding: (ctx, pick) => (ctx.parsed.platform === 'claude' ? claudeForwarding(ctx, pick) : geminiForwarding(ctx, pick)),
   }
 }
