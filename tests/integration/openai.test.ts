@@ -178,6 +178,35 @@ describe('OpenAI chat completions', () => {
       expect(body.error.type).toBe('rate_limit_error')
     })
 
+    it('fails over: an overloaded account (529) is passed over before a byte reached the client, the next one answers', async () => {
+      const overloaded = new FakeAnthropic()
+      await overloaded.start()
+      overloaded.behaviour = { ...overloaded.behaviour, mode: 'error', error: { status: 529, type: 'overloaded_error', message: 'Overloaded' } }
+      const first = await server.createConsoleAccount(overloaded.url, { name: 'overloaded', priority: 1 })
+      const second = await server.createConsoleAccount(claude.url, { name: 'healthy', priority: 2 })
+      try {
+        const { apiKey } = await server.createKey({ name: 'pool', permissions: 'claude' })
+        const res = await client(apiKey).chat.completions.create({ model: CLAUDE, messages: [{ role: 'user', content: 'Hi' }] })
+        expect(res.choices[0]!.message.content).toBe('word0 word1 word2 ')
+        expect(overloaded.requests).toHaveLength(1)
+        expect(claude.requests).toHaveLength(1)
+      }
+      finally {
+        for (const { id } of [first, second]) await server.admin('DELETE', `/api/admin/claude-accounts/${id}`)
+        await overloaded.stop()
+      }
+    })
+
+    it('keeps the key\'s limits: past its request limit the answer is a 429 in OpenAI\'s shape with retry-after', async () => {
+      const { apiKey } = await server.createKey({ name: 'one a minute', claudeAccountId: await claudeAccountOf(claudeKeyId), rateLimitWindow: 1, rateLimitRequests: 1 })
+      await client(apiKey).chat.completions.create({ model: CLAUDE, messages: [{ role: 'user', content: 'Hi' }] })
+      const limited = await client(apiKey).chat.completions.create({ model: CLAUDE, messages: [{ role: 'user', content: 'Hi' }] }).catch(e => e)
+      expect(limited).toBeInstanceOf(OpenAI.RateLimitError)
+      expect(limited.error.type).toBe('rate_limit_error')
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(claude.requests).toHaveLength(1)
+    })
+
     it('ends a stream the upstream cut off with an OpenAI error event and [DONE]', async () => {
       // A pause between events lets each write leave the fake before it destroys the socket.
       claude.behaviour = { ...claude.behaviour, mode: 'reset', resetAfter: 4, delayMs: 20 }
@@ -304,6 +333,10 @@ describe('OpenAI chat completions', () => {
       expect(await other.json()).toMatchObject({ error: { type: 'invalid_request_error' } })
     })
   })
+
+  async function claudeAccountOf(keyId: string): Promise<string> {
+    return (await server.admin<{ claudeAccountId: string }>('GET', `/api/admin/api-keys/${keyId}`)).body.claudeAccountId
+  }
 
   async function usage(id: string) {
     return (await server.admin<{ usage: { total: Totals & { models: Record<string, Totals> } } }>('GET', `/api/admin/api-keys/${id}/usage`)).body.usage
