@@ -59,6 +59,34 @@ describe('CORS in Chromium', () => {
     return result
   }
 
+  /** Open a page on `origin` and POST an OpenAI chat completion to the relay from it, as a browser chat app does. */
+  async function chatFrom(origin: string) {
+    const page = await browser.newPage()
+    await page.goto(origin)
+    const result = await page.evaluate(async ({ url, key }) => {
+      try {
+        const res = await fetch(`${url}/openai/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'authorization': `Bearer ${key}`, 'content-type': 'application/json', 'x-stainless-lang': 'js' },
+          body: JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] }),
+        })
+        return { status: res.status, object: (await res.json() as { object?: string }).object }
+      }
+      catch (err) {
+        return { error: (err as Error).name }
+      }
+    }, { url: relay.url, key: apiKey })
+    await page.close()
+    return result
+  }
+
+  it('OpenAI chat completions: a listed origin gets the completion, another origin a TypeError', async () => {
+    const before = upstream.requests.length
+    expect(await chatFrom(allowed.origin)).toEqual({ status: 200, object: 'chat.completion' })
+    expect(await chatFrom(refused.origin)).toEqual({ error: 'TypeError' })
+    expect(upstream.requests.length).toBe(before + 1)
+  })
+
   it('a page on a listed origin gets the answer, with the exposed request id', async () => {
     const before = upstream.requests.length
     const result = await callFrom(allowed.origin)
