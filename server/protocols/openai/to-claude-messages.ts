@@ -1,15 +1,10 @@
 // OpenAI chat `messages` → Anthropic's `system` and alternating user/assistant turns. The whole
 // list is validated before the first image is resolved, so a malformed request costs no fetch.
-import { type ImageResolver, OpenAIRequestError } from './types'
+import { bad, type ImageResolver, isObject, REQUEST_LIMITS } from './types'
 
 type Json = Record<string, unknown>
 
-/** Bounds on the work one request may ask for (the body's size is bounded before it is parsed). */
-const MAX_MESSAGES = 10_000
-const MAX_PARTS = 1_000
-const MAX_TOOL_CALLS = 128
-/** Anthropic's own per-request limit: refused here, before any image is resolved. */
-const MAX_IMAGES = 100
+const { messages: MAX_MESSAGES, parts: MAX_PARTS, toolCalls: MAX_TOOL_CALLS, images: MAX_IMAGES } = REQUEST_LIMITS
 /** What Claude reads inline. */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
 
@@ -18,9 +13,6 @@ const ROLE_KEYS: Record<string, ReadonlySet<string>> = {
   system: new Set(), developer: new Set(), user: new Set(),
   assistant: new Set(['tool_calls', 'refusal']), tool: new Set(['tool_call_id']),
 }
-
-export const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v)
-export const bad = (message: string, param: string, code: string | null = null) => new OpenAIRequestError(message, param, code)
 
 /** An image part that waits for the resolver until the whole request has been validated. */
 class PendingImage {

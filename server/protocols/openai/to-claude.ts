@@ -1,8 +1,8 @@
 // OpenAI chat-completions request → Anthropic Messages request. Pure but for the injected image
 // resolver. Every field the client sent is translated, accepted at a value that changes nothing,
 // or refused with a 400 naming it: never dropped silently.
-import type { ChatRequest, ImageResolver, TranslatedRequest } from './types'
-import { answersToolCalls, bad, isObject, resolveImages, splitMessages } from './to-claude-messages'
+import { bad, type ChatRequest, type ImageResolver, isObject, REQUEST_LIMITS, type TranslatedRequest } from './types'
+import { answersToolCalls, resolveImages, splitMessages } from './to-claude-messages'
 
 type Json = Record<string, unknown>
 
@@ -27,7 +27,7 @@ const NEUTRAL: Record<string, { off: (v: unknown) => boolean, why: string }> = {
 /** Thinking budgets by reasoning_effort (1024 is Anthropic's minimum budget). */
 const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 2048, medium: 8192, high: 16384 }
 const MIN_BUDGET = 1024
-const MAX_TOOLS = 128
+const MAX_TOOLS = REQUEST_LIMITS.tools
 const MAX_STOP = 16
 const MAX_USER_ID = 256
 /** Anthropic's tool-name rule. */

@@ -1,12 +1,9 @@
 // OpenAI chat messages → Gemini's systemInstruction and contents (part of to-gemini.ts, split for size).
-import { type ImageResolver, OpenAIRequestError } from './types'
+import { bad, type ImageResolver, isObject, OpenAIRequestError, REQUEST_LIMITS } from './types'
 
 type Json = Record<string, unknown>
 
-export const MAX_MESSAGES = 10_000
-const MAX_PARTS = 1000
-const MAX_IMAGES = 100
-const MAX_TOOL_CALLS = 128
+const { messages: MAX_MESSAGES, parts: MAX_PARTS, toolCalls: MAX_TOOL_CALLS, images: MAX_IMAGES } = REQUEST_LIMITS
 /** A tool call id as clients send it back: printable ASCII, bounded. */
 const CALL_ID = /^[\x21-\x7e]{1,256}$/
 /**
@@ -14,10 +11,6 @@ const CALL_ID = /^[\x21-\x7e]{1,256}$/
  * refuses a replayed function call without one; an OpenAI client never saw the real signature).
  */
 const NO_SIGNATURE = 'skip_thought_signature_validator'
-
-/** A 400 naming the field at fault. */
-export const bad = (message: string, param: string) => new OpenAIRequestError(message, param)
-export const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v)
 
 /** The fields each role may carry besides `role` and `content`; any other is refused. */
 const FIELDS = new Map<string, ReadonlySet<string>>(Object.entries({

@@ -1,11 +1,11 @@
 // OpenAI chat-completions request → Gemini GenerateContentRequest (the model goes in the URL path,
 // which the adapter builds; the body names none).
-import type { ChatRequest, ImageResolver, TranslatedRequest } from './types'
-import { bad, contentsOf, isObject } from './to-gemini-messages'
+import { bad, type ChatRequest, type ImageResolver, isObject, REQUEST_LIMITS, type TranslatedRequest } from './types'
+import { contentsOf } from './to-gemini-messages'
 
 type Json = Record<string, unknown>
 
-const MAX_TOOLS = 128
+const MAX_TOOLS = REQUEST_LIMITS.tools
 const MAX_STOP = 5
 const MAX_OUTPUT_TOKENS = 1_000_000
 const MAX_ID_TEXT = 1024

@@ -14,6 +14,18 @@ export class OpenAIRequestError extends Error {
   }
 }
 
+/** A 400 naming the field at fault (`code` when OpenAI has one for it). */
+export const bad = (message: string, param: string, code: string | null = null) => new OpenAIRequestError(message, param, code)
+
+/** A JSON object (not an array, not null). */
+export const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * Bounds on the work one request may ask of a translator (the body's size is bounded before it is
+ * parsed): beyond them a request is refused, never cut. 100 images is Anthropic's own limit.
+ */
+export const REQUEST_LIMITS = { messages: 10_000, parts: 1_000, images: 100, toolCalls: 128, tools: 128 } as const
+
 /** An image as the upstreams take it inline. */
 export interface InlineImage {
   mediaType: string
