@@ -29,7 +29,7 @@ export function createAccountService(platform: store.Platform) {
       subscribed = true
       subscribe(channels.invalidate, (msg) => {
         const m = parseInvalidation(msg)
-        if (!m || m.kind === 'apiKey' || m.kind === 'pricing' || m.platform !== platform) return
+        if (!m || (m.kind !== 'account' && m.kind !== 'accountState') || m.platform !== platform) return
         scheduling.invalidate()
         // A state change keeps the account's warm connections: only a record change rebuilds them.
         if (m.kind === 'account') void syncPool(m.id)

@@ -51,8 +51,12 @@ export const searchTextOf = (h: Record<string, string>) => {
   return r ? searchText(r) : ''
 }
 
-/** API keys: record ↔ `api_key_hash:*` pointer ↔ `api_key_index` ↔ `api_key_search`. */
-async function checkApiKeys(redis: Redis, all: string[], out: Problem[]): Promise<Set<string>> {
+/**
+ * API keys: record ↔ `api_key_hash:*` pointer ↔ `api_key_index` ↔ `api_key_search`. A record
+ * without a hash is fine while a legacy hash names it (`legacyIds`: imported, not used yet).
+ * Returns each record's id → hash field.
+ */
+async function checkApiKeys(redis: Redis, all: string[], legacyIds: Set<string>, out: Problem[]): Promise<Map<string, string>> {
   const ids = withPrefix(all, P.apiKey)
   const records = new Map(ids.map((id, i) => [id, i] as const))
   const recs = await hashes(redis, ids.map(rk.apiKey))
@@ -77,7 +81,9 @@ async function checkApiKeys(redis: Redis, all: string[], out: Problem[]): Promis
     if (h.id !== id) return add(key, `record is damaged (its id field is ${h.id ? `"${h.id}"` : 'missing'})`)
     const ptr = h.hash ? rk.apiKeyHash(h.hash) : ''
     const pointsAt = h.hash ? ptrs.get(h.hash) : undefined
-    if (!h.hash) add(key, 'record has no hash field: no client key can authenticate as it')
+    if (!h.hash) {
+      if (!legacyIds.has(id)) add(key, 'record has no hash field: no client key can authenticate as it')
+    }
     else if (pointsAt === undefined) add(key, `its pointer ${ptr} is missing: clients using the key get 401`, setFix(`re-created ${ptr}`, r => r.set(ptr, id, 'NX'), invalidation.apiKey(id)))
     else if (pointsAt !== id) {
       // Repairable when the other key's record does not hold this hash (or is gone): the pointer is stale.
@@ -93,7 +99,32 @@ async function checkApiKeys(redis: Redis, all: string[], out: Problem[]): Promis
   for (const id of Object.keys(search)) {
     if (!records.has(id)) add(rk.apiKeySearch(), `has an entry for ${id}, which has no record`, setFix(`removed ${id} from ${rk.apiKeySearch()}`, r => r.hdel(rk.apiKeySearch(), id)))
   }
-  return new Set(ids)
+  return new Map(ids.map((id, i) => [id, recs[i]!.hash ?? ''] as const))
+}
+
+/**
+ * Keys imported from claude-relay-service: each legacy hash names a key still waiting for its
+ * HMAC (server/keys/legacy.ts), and the CRS secret the lookup needs decrypts.
+ */
+async function checkLegacy(redis: Redis, legacy: Record<string, string>, keys: ReadonlyMap<string, string>, encKey: string, out: Problem[]): Promise<void> {
+  const H = rk.legacyKeyHashes()
+  const drop = (crsHash: string) => setFix(`removed legacy hash ${crsHash} from ${H}`, r => r.hdel(H, crsHash))
+  for (const [crsHash, id] of Object.entries(legacy)) {
+    if (!keys.has(id)) out.push({ check: 'orphan', key: H, message: `legacy hash ${crsHash} names API key ${id}, which no longer exists`, fix: drop(crsHash) })
+    else if (keys.get(id)) out.push({ check: 'orphan', key: H, message: `legacy hash ${crsHash} of API key ${id}, which has its own hash already (never looked up)`, fix: drop(crsHash) })
+  }
+  const remaining = Object.keys(legacy).length
+  const secretKey = rk.legacySecret()
+  const sealed = await redis.get(secretKey)
+  if (!sealed && remaining) out.push({ check: 'api-key', key: secretKey, message: `missing: the ${remaining} key(s) imported from claude-relay-service cannot authenticate; run the migration again with its ENCRYPTION_KEY` })
+  if (!sealed) return
+  try {
+    decryptSecret(sealed, encKey)
+  }
+  catch {
+    // Only the migration (with the CRS ENCRYPTION_KEY) can store it again; with no legacy hash left it is not needed.
+    out.push({ check: 'api-key', key: secretKey, message: 'does not decrypt with the current ENCRYPTION_KEY: keys imported from claude-relay-service cannot authenticate; run the migration again', fix: remaining ? undefined : del(secretKey) })
+  }
 }
 
 /** Accounts: record ↔ index set, and every encrypted field decrypts with the current key. */
@@ -129,7 +160,7 @@ async function checkAccounts(redis: Redis, all: string[], encKey: string, out: P
 }
 
 /** Data kept per key or account that outlived it. */
-async function checkOrphans(redis: Redis, all: string[], keyIds: Set<string>, accounts: Map<Platform, Set<string>>, out: Problem[]): Promise<void> {
+async function checkOrphans(redis: Redis, all: string[], keyIds: ReadonlyMap<string, string>, accounts: Map<Platform, Set<string>>, out: Problem[]): Promise<void> {
   const add = (key: string, message: string, fix: Fix) => out.push({ check: 'orphan', key, message, fix })
   for (const [prefix, what] of [[P.recent, 'recent-requests list'], [P.keyModels, 'model set'], [P.rate, 'rate window'], [P.lease, 'concurrency leases']] as const) {
     for (const id of withPrefix(all, prefix)) {
@@ -190,7 +221,9 @@ async function checkTtls(redis: Redis, all: string[], sessionSeconds: number, ou
 export async function checkData(redis: Redis, opts: { encryptionKey: string, sessionSeconds: number }): Promise<Problem[]> {
   const all = await scanKeys(redis, '*')
   const out: Problem[] = []
-  const keyIds = await checkApiKeys(redis, all, out)
+  const legacy = await redis.hgetall(rk.legacyKeyHashes())
+  const keyIds = await checkApiKeys(redis, all, new Set(Object.values(legacy)), out)
+  await checkLegacy(redis, legacy, keyIds, opts.encryptionKey, out)
   const accounts = await checkAccounts(redis, all, opts.encryptionKey, out)
   await checkOrphans(redis, all, keyIds, accounts, out)
   await checkAdmins(redis, all, out)

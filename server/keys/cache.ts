@@ -4,6 +4,9 @@ import { findApiKeyByHash, type ApiKeyRecord } from './records'
 
 interface Entry { record: ApiKeyRecord | null, at: number }
 
+/** Asked when a key misses the HMAC index (keys imported from claude-relay-service: legacy.ts). */
+export type MissFallback = (redis: Redis, apiKey: string, hash: string) => Promise<ApiKeyRecord | null>
+
 const MAX_ENTRIES = 10_000
 
 /**
@@ -16,14 +19,14 @@ export class ApiKeyCache {
   private byHash = new Map<string, Entry>()
   private hashById = new Map<string, string>()
 
-  constructor(private readonly ttlMs: number, private readonly missTtlMs = Math.min(ttlMs, 2000)) {}
+  constructor(private readonly ttlMs: number, private readonly missTtlMs = Math.min(ttlMs, 2000), private readonly onMiss?: MissFallback) {}
 
   /** Resolve a plaintext key to its record (null when unknown). */
   async lookup(redis: Redis, salt: string, apiKey: string, now = Date.now()): Promise<ApiKeyRecord | null> {
     const hash = hashApiKey(apiKey, salt)
     const hit = this.byHash.get(hash)
     if (hit && now - hit.at < (hit.record ? this.ttlMs : this.missTtlMs)) return hit.record
-    const record = await findApiKeyByHash(redis, hash)
+    const record = await findApiKeyByHash(redis, hash) ?? await this.onMiss?.(redis, apiKey, hash) ?? null
     this.store(hash, record, now)
     return record
   }

@@ -1,7 +1,9 @@
 import { useConfig } from '../config'
 import { publish, subscribe, useRedis } from '../store/redis'
-import { channels, invalidation, parseInvalidation } from '../store/keys'
+import { channels, invalidation, parseInvalidation, rk } from '../store/keys'
+import { useLogger } from '../logging'
 import { ApiKeyCache } from './cache'
+import { LegacyKeys } from './legacy'
 import * as records from './records'
 
 export type { ApiKeyRecord, ApiKeyView, ApiKeyInput, ListQuery } from './records'
@@ -10,11 +12,15 @@ let cache: ApiKeyCache | undefined
 
 function useCache(): ApiKeyCache {
   if (!cache) {
-    cache = new ApiKeyCache(useConfig().relay.apiKeyCacheMs)
+    const { relay, secrets } = useConfig()
+    const legacy = new LegacyKeys(secrets.encryptionKey, () => useLogger().warn(
+      `${rk.legacySecret()} does not decrypt with ENCRYPTION_KEY: keys imported from claude-relay-service cannot authenticate until it is imported again`))
+    cache = new ApiKeyCache(relay.apiKeyCacheMs, undefined, (redis, apiKey, hash) => legacy.find(redis, apiKey, hash))
     // Other instances announce changes here; our own changes invalidate synchronously as well.
     subscribe(channels.invalidate, (msg) => {
       const m = parseInvalidation(msg)
       if (m?.kind === 'apiKey') cache!.invalidate(m.id)
+      else if (m?.kind === 'legacySecret') legacy.forget()
     })
   }
   return cache

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { ChainableCommander } from 'ioredis'
 import type Redis from 'ioredis'
 import { generateApiKey, hashApiKey } from '../crypto'
 import { rk } from '../store/keys'
@@ -42,6 +43,7 @@ export interface ApiKeyRecord extends ApiKeySettings {
   updatedAt: string
   lastUsedAt: string | null
   activatedAt: string | null
+  /** '' for a key imported from claude-relay-service that was not used here yet (server/keys/legacy.ts). */
   hash: string
 }
 
@@ -113,18 +115,33 @@ export const searchText = (r: Pick<ApiKeySettings, 'name' | 'tags'>) => `${r.nam
 /** Create a key; returns the record and the plaintext key (shown to the admin once). */
 export async function createApiKey(redis: Redis, salt: string, input: ApiKeyInput): Promise<{ record: ApiKeyRecord, apiKey: string }> {
   const apiKey = generateApiKey()
-  const now = new Date().toISOString()
-  const record: ApiKeyRecord = {
-    ...DEFAULTS, ...stripUndefined(input), id: randomUUID(), createdAt: now, updatedAt: now,
-    lastUsedAt: null, activatedAt: null, hash: hashApiKey(apiKey, salt),
-  }
-  await redis.multi()
-    .hset(rk.apiKey(record.id), toHash(record))
-    .set(rk.apiKeyHash(record.hash), record.id)
-    .zadd(rk.apiKeyIndex(), Date.parse(now), record.id)
-    .hset(rk.apiKeySearch(), record.id, searchText(record))
-    .exec()
+  const record = apiKeyRecord(input, { id: randomUUID(), createdAt: new Date().toISOString(), hash: hashApiKey(apiKey, salt) })
+  const tx = redis.multi()
+  writeApiKey(tx, record)
+  await tx.exec()
   return { record, apiKey }
+}
+
+type SystemFields = Omit<ApiKeyRecord, keyof ApiKeySettings>
+
+/**
+ * A complete record from settings (defaults for the rest) and system fields: a new key's, or one
+ * imported with its own id, dates and no hash yet (`hash: ''`, the CRS migration).
+ */
+export function apiKeyRecord(input: ApiKeyInput, system: Pick<SystemFields, 'id' | 'createdAt'> & Partial<SystemFields>): ApiKeyRecord {
+  return { ...DEFAULTS, ...stripUndefined(input), updatedAt: system.createdAt, lastUsedAt: null, activatedAt: null, hash: '', ...system }
+}
+
+/**
+ * Queue the writes of a whole key: record, HMAC pointer (none while `hash` is '', as for a key
+ * imported from claude-relay-service), creation index and search entry. Creation and the CRS
+ * migration share it, so an imported key is stored exactly like one made here.
+ */
+export function writeApiKey(pipe: ChainableCommander, record: ApiKeyRecord): void {
+  pipe.hset(rk.apiKey(record.id), toHash(record))
+  if (record.hash) pipe.set(rk.apiKeyHash(record.hash), record.id)
+  pipe.zadd(rk.apiKeyIndex(), Date.parse(record.createdAt) || Date.now(), record.id)
+  pipe.hset(rk.apiKeySearch(), record.id, searchText(record))
 }
 
 export async function getApiKey(redis: Redis, id: string): Promise<ApiKeyRecord | null> {
@@ -172,20 +189,26 @@ export async function updateApiKey(redis: Redis, id: string, patch: Partial<ApiK
   const current = await getApiKey(redis, id)
   if (!current) return null
   const next: ApiKeyRecord = { ...current, ...stripUndefined(patch), updatedAt: new Date().toISOString() }
-  await redis.multi().hset(rk.apiKey(id), toHash(next)).hset(rk.apiKeySearch(), id, searchText(next)).exec()
+  // `hash` is not a setting: leave it alone, or an imported key re-hashed meanwhile would lose its HMAC.
+  const { hash: _hash, ...fields } = toHash(next)
+  await redis.multi().hset(rk.apiKey(id), fields).hset(rk.apiKeySearch(), id, searchText(next)).exec()
   return next
 }
 
 /** Delete a key and everything that only exists for it (usage history in shared buckets stays). */
 export async function deleteApiKey(redis: Redis, id: string): Promise<ApiKeyRecord | null> {
-  const current = await getApiKey(redis, id)
+  // The legacy hashes (keys imported from claude-relay-service) are few and shrink as keys get used.
+  const [current, legacy] = await Promise.all([getApiKey(redis, id), redis.hgetall(rk.legacyKeyHashes())])
   if (!current) return null
-  await redis.multi()
-    .del(rk.apiKey(id), rk.apiKeyHash(current.hash), rk.rateWindow(id), rk.leases(id), rk.usageRecent(id), rk.usageKeyModels(id))
+  const tx = redis.multi()
+    .del(rk.apiKey(id), rk.rateWindow(id), rk.leases(id), rk.usageRecent(id), rk.usageKeyModels(id))
     .zrem(rk.apiKeyIndex(), id)
     .hdel(rk.apiKeySearch(), id)
     .hdel(rk.lastUsed(), `k:${id}`)
-    .exec()
+  if (current.hash) tx.del(rk.apiKeyHash(current.hash))
+  const legacyOfKey = Object.keys(legacy).filter(crsHash => legacy[crsHash] === id)
+  if (legacyOfKey.length) tx.hdel(rk.legacyKeyHashes(), ...legacyOfKey)
+  await tx.exec()
   return current
 }
 

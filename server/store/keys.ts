@@ -6,6 +6,12 @@ export const rk = {
   apiKey: (id: string) => `api_key:${id}`,
   apiKeyHash: (hash: string) => `api_key_hash:${hash}`,
   apiKeyIndex: () => 'api_key_index',
+  /**
+   * Keys imported from claude-relay-service (server/keys/legacy.ts): its ENCRYPTION_KEY, encrypted
+   * with ours, and the CRS hashes (sha256(key + that secret)) → key id of keys not yet used here.
+   */
+  legacySecret: () => 'legacy:crs_secret',
+  legacyKeyHashes: () => 'legacy:key_hashes',
   /** `claude_account:{id}` / `gemini_account:{id}`. */
   account: (platform: string, id: string) => `${platform}_account:${id}`,
   accountIndex: (platform: string) => `${platform}_account_index`,
@@ -76,16 +82,20 @@ export const invalidation = {
   accountState: (platform: Platform, id: string) => `${platform}_account_state:${id}`,
   /** The admin price overrides. */
   pricing: () => 'pricing',
+  /** The stored CRS secret (`legacySecret`): the key lookup reads it again. */
+  legacySecret: () => 'legacy_secret',
 } as const
 
 export type Invalidation
   = | { kind: 'apiKey', id: string }
     | { kind: 'account' | 'accountState', platform: Platform, id: string }
     | { kind: 'pricing' }
+    | { kind: 'legacySecret' }
 
 /** What a message on `channels.invalidate` says; null for one this version does not know. */
 export function parseInvalidation(msg: string): Invalidation | null {
   if (msg === 'pricing') return { kind: 'pricing' }
+  if (msg === 'legacy_secret') return { kind: 'legacySecret' }
   if (msg.startsWith('api_key:')) return { kind: 'apiKey', id: msg.slice(8) }
   const m = /^(claude|gemini)_account(_state)?:(.+)$/.exec(msg)
   return m ? { kind: m[2] ? 'accountState' : 'account', platform: m[1] as Platform, id: m[3]! } : null

@@ -206,6 +206,27 @@ return 0`,
     lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
   },
+  // First use of a key imported from claude-relay-service (server/keys/legacy.ts): give it this
+  // relay's HMAC pointer and drop its legacy hash — only while the record exists, has no other hash
+  // and the legacy entry still names it, so a key deleted meanwhile is not half re-created. A second
+  // instance doing the same finds the work done and succeeds too.
+  // KEYS: 1 legacy:key_hashes, 2 the key's record, 3 its new api_key_hash pointer.
+  // ARGV: 1 the CRS hash, 2 the key id, 3 the HMAC. Returns 1 when the key is now under the HMAC, else 0.
+  rehashLegacyKey: {
+    numberOfKeys: 3,
+    lua: `if redis.call('HGET', KEYS[2], 'id') ~= ARGV[2] then return 0 end
+local hash = redis.call('HGET', KEYS[2], 'hash')
+local named = redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2]
+if hash == ARGV[3] then
+  if named then redis.call('HDEL', KEYS[1], ARGV[1]) end
+  return 1
+end
+if (hash and hash ~= '') or not named then return 0 end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[2], 'hash', ARGV[3])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1`,
+  },
 }
 
 declare module 'ioredis' {
@@ -214,6 +235,7 @@ declare module 'ioredis' {
     admit(...keysThenArgs: (string | number)[]): Result<[number, string | number], Context>
     loginAttempt(ipUserKey: string, ipKey: string, maxIpUser: number, maxIp: number, windowSeconds: number): Result<number, Context>
     releaseLock(lockKey: string, token: string): Result<number, Context>
+    rehashLegacyKey(legacyHashesKey: string, recordKey: string, pointerKey: string, crsHash: string, keyId: string, hmac: string): Result<number, Context>
     reapLost(instancesKey: string, lostKey: string, lostAtKey: string, aliveKeyStem: string, inflightKeyStem: string, nowMs: number, keep: number): Result<number, Context>
     retireInstance(aliveKey: string, inflightKey: string, instancesKey: string, instanceId: string): Result<number, Context>
   }

@@ -21,13 +21,13 @@ const NODE_ARGS = ['--import', 'tsx']
  * CLI tools against it, each run a child process like `npx tsx scripts/cli.ts …` from a shell.
  */
 export class CliSandbox {
-  readonly prefix = `test:cli:${randomBytes(6).toString('hex')}:`
   readonly redis: Redis
   readonly secrets: Record<string, string>
   private subscriber?: Redis
   readonly published: string[] = []
 
-  constructor(secrets: Record<string, string> = testSecrets()) {
+  /** `prefix` runs the tools on another's data (a TestServer's); by default a fresh one. */
+  constructor(secrets: Record<string, string> = testSecrets(), readonly prefix = `test:cli:${randomBytes(6).toString('hex')}:`) {
     this.secrets = secrets
     this.redis = defineScripts(new Redis(REDIS_URL, { keyPrefix: this.prefix }))
   }
