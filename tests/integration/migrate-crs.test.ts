@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis, stopAll } from '../../bench/procs'
 import { countLegacyHashes } from '../../server/keys/legacy'
 import { FakeAnthropic } from '../fixtures/anthropic-upstream'
-import { type CrsFixture, FIXTURE_MODEL, KEY_ALLTIME, KEY_DAYS, writeCrsFixture } from '../fixtures/crs'
+import { crsDayToUtc } from '../../server/migrate/crs/usage'
+import { crsDate, type CrsFixture, FIXTURE_MODEL, KEY_ALLTIME, KEY_DAYS, writeCrsFixture } from '../fixtures/crs'
 import { FakeGemini } from '../fixtures/gemini-upstream'
 import { HttpConnectProxy, Socks5Proxy } from '../fixtures/proxies'
 import { messageBody, rawRequest } from '../helpers/client'
@@ -123,6 +124,17 @@ describe('npm run migrate:crs', () => {
     expect(await prefixSnapshot(server.redis, server.prefix)).toBe(afterFirst)
     expect(await crs.dbsize()).toBe(dbsize)
     expect(await snapshot(crs)).toBe(crsBefore)
+  })
+
+  it('a rerun replaces its share of a usage bucket: what the relay counted there meanwhile stays', async () => {
+    const day = `usage:day:${crsDayToUtc(crsDate(now, 1, OFFSET), OFFSET)}`
+    const imported = (await server.redis.hget(day, '*'))!.split(',').map(Number)
+    // As if the relay had served 2 requests (5 input tokens, 7 micro-USD) on that day since.
+    const served = imported.map((n, i) => n + [2, 5, 0, 0, 0, 0, 7, 0][i]!)
+    await server.redis.hset(day, '*', served.join(','))
+    const res = await run()
+    expect(res.code, res.stderr).toBe(0)
+    expect(await server.redis.hget(day, '*')).toBe(served.join(','))
   })
 
   it('keys keep id, limits, bindings and tags; the CRS hash is a legacy hash (no api_key_hash entry)', async () => {

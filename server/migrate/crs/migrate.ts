@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis'
 import type Redis from 'ioredis'
 import { accountWrites } from '../../accounts/writes'
 import { type Account, getAccount } from '../../accounts/store'
@@ -155,7 +154,7 @@ export async function applyCrsImport(deps: CrsImportDeps, plan: CrsPlan, crsSecr
     }
     const tx = redis.multi().del(rk.apiKey(k.id)).hset(rk.apiKey(k.id), toHash(record))
       .zadd(rk.apiKeyIndex(), Date.parse(k.createdAt) || 0, k.id).hset(rk.apiKeySearch(), k.id, searchText(record))
-    if (!record.hash) addLegacyHash(tx as ChainableCommander, k.crsHash, k.id)
+    if (!record.hash) addLegacyHash(tx, k.crsHash, k.id)
     if (k.lastUsedAt) tx.hsetnx(rk.lastUsed(), `k:${k.id}`, k.lastUsedAt)
     await tx.exec()
     await deps.publish(invalidation.apiKey(k.id))

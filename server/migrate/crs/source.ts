@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis'
 import type Redis from 'ioredis'
 
 /**
@@ -32,18 +33,21 @@ export function crsSource(redis: Redis): CrsSource {
       return [...found].sort()
     },
     hgetall: key => redis.hgetall(key),
-    async hgetallMany(keys) {
-      if (keys.length === 0) return []
+    // A key of another type answers WRONGTYPE: read as empty.
+    hgetallMany: keys => inBatches(keys, (pipe, k) => pipe.hgetall(k), (err, v) => (err ? {} : v as Record<string, string>)),
+    getMany: keys => inBatches(keys, (pipe, k) => pipe.get(k), (err, v) => (err ? null : v as string | null)),
+  }
+
+  /** One pipeline per BATCH keys: a large deployment is read without one huge reply in memory at once. */
+  async function inBatches<T>(keys: string[], add: (pipe: ChainableCommander, key: string) => void, read: (err: Error | null, v: unknown) => T): Promise<T[]> {
+    const out: T[] = []
+    for (let i = 0; i < keys.length; i += BATCH) {
       const pipe = redis.pipeline()
-      for (const k of keys) pipe.hgetall(k)
-      // A key of another type answers WRONGTYPE: read as empty.
-      return ((await pipe.exec()) ?? []).map(([err, v]) => (err ? {} : v as Record<string, string>))
-    },
-    async getMany(keys) {
-      if (keys.length === 0) return []
-      const pipe = redis.pipeline()
-      for (const k of keys) pipe.get(k)
-      return ((await pipe.exec()) ?? []).map(([err, v]) => (err ? null : v as string | null))
-    },
+      for (const k of keys.slice(i, i + BATCH)) add(pipe, k)
+      for (const [err, v] of (await pipe.exec()) ?? []) out.push(read(err, v))
+    }
+    return out
   }
 }
+
+const BATCH = 1000
