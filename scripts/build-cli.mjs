@@ -4,7 +4,7 @@
 import { build } from 'esbuild'
 import { resolve } from 'node:path'
 
-const CLI_TOOLS = ['cli', 'check-integrity', 'data']
+const CLI_TOOLS = ['cli', 'check-integrity', 'data', 'migrate-crs']
 
 /** Bundle the tools from `root`/scripts into `outDir`/cli. */
 export async function buildCli(root, outDir) {

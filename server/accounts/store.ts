@@ -162,6 +162,15 @@ export async function createAccount(redis: Redis, encKey: string, platform: Plat
   return account
 }
 
+/**
+ * Write a whole account under its own id (an import keeps the ids its keys are bound to): the
+ * record is replaced, not merged, and joins the platform's index.
+ */
+export async function saveAccount(redis: Redis, encKey: string, account: Omit<Account, 'state' | 'sessionWindow' | 'lastUsedAt'>): Promise<void> {
+  const key = rk.account(account.platform, account.id)
+  await redis.multi().del(key).hset(key, toHash({ ...account, lastUsedAt: null }, encKey)).sadd(rk.accountIndex(account.platform), account.id).exec()
+}
+
 export async function getAccount(redis: Redis, encKey: string, platform: Platform, id: string): Promise<Account | null> {
   const rows = await redis.pipeline().hgetall(rk.account(platform, id)).hget(rk.lastUsed(), `a:${id}`).exec()
   const account = fromHash(platform, (rows?.[0]?.[1] ?? {}) as Record<string, string>, encKey)

@@ -49,6 +49,11 @@ export function accountWrites(platform: store.Platform, deps: () => AccountDeps,
       if (next) await changed(id)
       return next
     },
+    /** Write an account built elsewhere under its own id (the CRS import). */
+    async put(account: Parameters<typeof store.saveAccount>[2]): Promise<void> {
+      await store.saveAccount(deps().redis, enc(), account)
+      await changed(account.id)
+    },
     async remove(id: string): Promise<boolean> {
       const gone = await store.deleteAccount(deps().redis, platform, id)
       if (gone) await changed(id)

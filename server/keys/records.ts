@@ -70,7 +70,8 @@ const CODECS: Record<string, Codec> = Object.fromEntries([
   ['id', 'string'], ['createdAt', 'string'], ['updatedAt', 'string'], ['hash', 'string'], ['activatedAt', 'nullable'],
 ])
 
-function toHash(r: ApiKeyRecord): Record<string, string> {
+/** The Redis hash of a record (the CRS import writes records it builds itself, under their old ids). */
+export function toHash(r: ApiKeyRecord): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [field, codec] of Object.entries(CODECS)) {
     const v = r[field as keyof ApiKeyRecord]

@@ -36,6 +36,11 @@ export const rk = {
   /** Usage buckets (see server/usage/buckets.ts): hour/day/month ids in UTC, and all-time. */
   usageBucket: (kind: 'hour' | 'day' | 'month', id: string) => `usage:${kind}:${id}`,
   usageTotal: () => 'usage:total',
+  /**
+   * What the CRS import added to one usage bucket (same fields as the bucket, same lifetime), so a
+   * rerun replaces its share instead of adding it again. `bucket` is the bucket's own key name.
+   */
+  crsImported: (bucket: string) => `crs_import:${bucket}`,
   /** Global requests/tokens of one minute (RPM/TPM); kept an hour. */
   usageMinute: (minute: string) => `usage:minute:${minute}`,
   usageRecent: (keyId: string) => `usage:recent:${keyId}`,

@@ -199,6 +199,30 @@ for _, key in ipairs(KEYS) do
 end
 return 0`,
   },
+  // The CRS import's share of a usage bucket, replaced: each field becomes current - what the last
+  // import added + what this one adds (requests the relay counted meanwhile stay), and the ledger
+  // remembers what this one added. A bucket the import creates gets ARGV[1] seconds to live (0 =
+  // none); the ledger lives as long as its bucket.
+  // KEYS: 1 the bucket; 2 its ledger. ARGV: 1 TTL; then field, packed counters pairs.
+  importUsage: {
+    numberOfKeys: 2,
+    lua: `local function parse(s)
+  local t = {}
+  if s then for n in string.gmatch(s, '[^,]+') do t[#t + 1] = tonumber(n) or 0 end end
+  return t
+end
+for i = 2, #ARGV, 2 do
+  local cur, old, new = parse(redis.call('HGET', KEYS[1], ARGV[i])), parse(redis.call('HGET', KEYS[2], ARGV[i])), parse(ARGV[i + 1])
+  local out = {}
+  for j = 1, math.max(#cur, #new) do out[j] = string.format('%.0f', math.max(0, (cur[j] or 0) - (old[j] or 0) + (new[j] or 0))) end
+  redis.call('HSET', KEYS[1], ARGV[i], table.concat(out, ','))
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+if tonumber(ARGV[1]) > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+return 0`,
+  },
   // Release a lock only if it is still ours (it may have expired and been taken by another holder).
   // KEYS: 1 the lock; ARGV: 1 the holder's token. Returns 1 when released, 0 otherwise.
   releaseLock: {
@@ -236,6 +260,7 @@ declare module 'ioredis' {
     loginAttempt(ipUserKey: string, ipKey: string, maxIpUser: number, maxIp: number, windowSeconds: number): Result<number, Context>
     releaseLock(lockKey: string, token: string): Result<number, Context>
     rehashLegacyKey(legacyHashesKey: string, recordKey: string, pointerKey: string, crsHash: string, keyId: string, hmac: string): Result<number, Context>
+    importUsage(bucketKey: string, ledgerKey: string, ttlSeconds: number, ...fieldThenPacked: string[]): Result<number, Context>
     reapLost(instancesKey: string, lostKey: string, lostAtKey: string, aliveKeyStem: string, inflightKeyStem: string, nowMs: number, keep: number): Result<number, Context>
     retireInstance(aliveKey: string, inflightKey: string, instancesKey: string, instanceId: string): Result<number, Context>
   }

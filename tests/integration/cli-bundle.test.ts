@@ -37,5 +37,8 @@ describe('the bundled CLI (.output/cli) without node_modules', () => {
     expect(check.code, check.stderr + check.stdout).toBe(0)
     const exported = await tool('data', ['export', '--out', join(dir, 'backup.json')])
     expect(exported.code, exported.stderr).toBe(0)
+    const migrate = await tool('migrate-crs', ['--help'])
+    expect(migrate.code, migrate.stderr).toBe(0)
+    expect(migrate.stdout).toContain('--crs-encryption-key')
   })
 })
