@@ -122,6 +122,7 @@ describe('OpenAPI 3.1 shape', () => {
   })
 })
 
+// A type assertion: `npm run typecheck` fails when ApiKeyView and its documented shape drift apart.
 it('documents the API key view as the server types it', () => {
   expectTypeOf<z.output<typeof ApiKeyViewShape>>().toEqualTypeOf<ApiKeyView>()
 })
