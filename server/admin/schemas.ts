@@ -126,3 +126,23 @@ export const ExchangeCodeSchema = ExchangeCodeSchemaBase.extend({ clients: clien
 export const GeminiExchangeCodeSchema = ExchangeCodeSchemaBase.extend({ projectId: projectId.optional() }).strict()
 
 export { validate } from './validation'
+
+export const LoginSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) })
+
+export const PasswordSchema = z.object({
+  currentPassword: z.string().min(1, 'currentPassword is required').max(1000),
+  newPassword: z.string().min(8, 'newPassword must be at least 8 characters').max(1000),
+}).strict()
+
+export const ProxyTestSchema = z.object({
+  proxy: z.string().min(1).max(2000),
+  target: z.enum(['claude', 'gemini']).optional().meta({ description: 'Where to connect through it (default: Claude\'s API).' }),
+}).strict()
+
+const logLevel = z.enum(['debug', 'info', 'warn', 'error']).optional()
+
+/** Query of the log list: the newest `limit` lines at `level` or above. */
+export const LogQuerySchema = z.object({ level: logLevel, limit: z.coerce.number().int().min(1).max(1000).default(200) })
+
+/** Query of the live log tail: the last `tail` lines, then each new one. */
+export const LogStreamQuerySchema = z.object({ level: logLevel, tail: z.coerce.number().int().min(0).max(1000).default(100) })

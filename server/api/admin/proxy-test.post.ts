@@ -1,12 +1,6 @@
-import { z } from 'zod'
+import { ProxyTestSchema } from '../../admin/schemas'
 import { createConnector } from '../../upstream/connect'
 import { parseProxyUrl, redactProxyUrl } from '../../upstream/proxy-url'
-
-const ProxyTestSchema = z.object({
-  proxy: z.string().min(1).max(2000),
-  /** Where to connect through it (default: Claude's API). */
-  target: z.enum(['claude', 'gemini']).optional(),
-}).strict()
 
 // "Test proxy" in the add-account form: open one connection through the proxy (TCP, handshake, TLS).
 export default defineEventHandler(async (event) => {

@@ -1,10 +1,8 @@
 import type { TLSSocket } from 'node:tls'
-import { z } from 'zod'
 import { SESSION_COOKIE } from '../../../admin/sessions'
 import { clientIp, requestProtocol } from '../../../admin/client-ip'
 import { login } from '../../../admin/login'
-
-const LoginSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) })
+import { LoginSchema } from '../../../admin/schemas'
 
 export default defineEventHandler(async (event) => {
   const { username, password } = await readValidatedBody(event, validate(LoginSchema))

@@ -1,10 +1,5 @@
-import { z } from 'zod'
+import { PasswordSchema } from '../../../admin/schemas'
 import { changeAdminPassword, verifyAdmin } from '../../../admin/users'
-
-const PasswordSchema = z.object({
-  currentPassword: z.string().min(1, 'currentPassword is required').max(1000),
-  newPassword: z.string().min(8, 'newPassword must be at least 8 characters').max(1000),
-}).strict()
 
 // Change the logged-in admin's password (the current one must be given again); this session stays.
 export default defineEventHandler(async (event) => {

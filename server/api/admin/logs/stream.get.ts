@@ -1,16 +1,11 @@
-import { z } from 'zod'
+import { LogStreamQuerySchema } from '../../../admin/schemas'
 import { useLogRing } from '../../../logging'
 import { levelNumber } from '../../../logging/ring'
-
-const StreamQuerySchema = z.object({
-  level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
-  tail: z.coerce.number().int().min(0).max(1000).default(100),
-})
 
 // Live log tail as server-sent events: the last `tail` lines, then each new line at `level` or above.
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
-  const { level, tail } = await getValidatedQuery(event, validate(StreamQuerySchema))
+  const { level, tail } = await getValidatedQuery(event, validate(LogStreamQuerySchema))
   const min = levelNumber(level)
   const ring = useLogRing()
   const { res } = event.node

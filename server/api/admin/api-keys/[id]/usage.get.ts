@@ -1,13 +1,11 @@
-import { z } from 'zod'
+import { KeyUsageQuerySchema } from '../../../../admin/usage-schemas'
 import { readLimitState } from '../../../../keys/admission'
 import { readKeyUsage, readRecent } from '../../../../usage/record'
-
-const QuerySchema = z.object({ days: z.coerce.number().int().min(1).max(90).default(7), recent: z.coerce.number().int().min(0).max(100).default(20) })
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const { id } = await getValidatedRouterParams(event, validate(IdParamsSchema))
-  const q = await getValidatedQuery(event, validate(QuerySchema))
+  const q = await getValidatedQuery(event, validate(KeyUsageQuerySchema))
   const key = await apiKeys.get(id)
   if (!key) throw createError({ statusCode: 404, message: `API key ${id} not found.` })
   const redis = useRedis()
