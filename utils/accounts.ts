@@ -7,8 +7,8 @@ import type { AccountClients } from '~~/server/accounts/store'
 export type { AccountClients }
 
 export type AccountPlatform = 'claude' | 'gemini'
-/** The four kinds the table shows (message keys under accounts.kind). */
-export type AccountKind = 'claudeOauth' | 'claudeConsole' | 'geminiOauth' | 'geminiApiKey'
+/** The kinds the table shows (message keys under accounts.kind). */
+export type AccountKind = 'claudeOauth' | 'claudeSetupToken' | 'claudeConsole' | 'geminiOauth' | 'geminiApiKey'
 
 type ServerAccountView = InternalApi['/api/admin/claude-accounts/:id']['get']
 
@@ -20,7 +20,10 @@ type ServerAccountView = InternalApi['/api/admin/claude-accounts/:id']['get']
 export type AccountView = Omit<ServerAccountView, 'apiUrl' | 'baseUrl' | 'projectId' | 'clients'> & { apiUrl?: string, baseUrl?: string, projectId?: string | null, clients?: AccountClients }
 
 /** A Claude account that may be sent clients Anthropic refuses its subscription token for (shown with a warning). */
-export const servesOthersOnSubscription = (a: Pick<AccountView, 'platform' | 'type' | 'clients'>) => a.platform === 'claude' && a.type === 'oauth' && a.clients === 'any'
+export const servesOthersOnSubscription = (a: Pick<AccountView, 'platform' | 'type' | 'clients'>) => a.platform === 'claude' && isSubscriptionView(a) && a.clients === 'any'
+
+/** A subscription account: an OAuth sign-in or a setup token (both authorised by a Bearer token Anthropic takes from Claude Code only). */
+export const isSubscriptionView = (a: Pick<AccountView, 'type'>) => a.type === 'oauth' || a.type === 'setup-token'
 
 /** An account's state name ('active' when it is in the pool). */
 export type AccountStateName = AccountView['status']['state']
@@ -35,7 +38,7 @@ export const accountsApiBase = (platform: AccountPlatform) => `/api/admin/${plat
 
 export function accountKindOf(a: Pick<AccountView, 'platform' | 'type'>): AccountKind {
   if (a.platform === 'gemini') return a.type === 'oauth' ? 'geminiOauth' : 'geminiApiKey'
-  return a.type === 'oauth' ? 'claudeOauth' : 'claudeConsole'
+  return a.type === 'oauth' ? 'claudeOauth' : a.type === 'setup-token' ? 'claudeSetupToken' : 'claudeConsole'
 }
 
 export const PROXY_TYPES = ['none', 'socks5', 'socks5h', 'http', 'https'] as const
@@ -108,6 +111,15 @@ export function tokenExpiryInfo(oauth: AccountView['oauth'], now = Date.now()): 
   return { at, remainingMs: at - now, expired: at <= now }
 }
 
+/** Subscription headroom as short percentages for the table (`5h 37%`, `7d 13%`); empty when none was reported. */
+export function headroomSummary(h: AccountView['headroom']): { window: '5h' | '7d', percent: number }[] {
+  if (!h) return []
+  const out: { window: '5h' | '7d', percent: number }[] = []
+  if (h.fiveHour.utilization !== null) out.push({ window: '5h', percent: Math.round(h.fiveHour.utilization * 100) })
+  if (h.sevenDay.utilization !== null) out.push({ window: '7d', percent: Math.round(h.sevenDay.utilization * 100) })
+  return out
+}
+
 /** The earliest future end among states (ms), to reload when a state runs out. */
 export function nextStateEnd(accounts: { status: StatusLike }[], now = Date.now()): number | null {
   let next: number | null = null
@@ -174,6 +186,15 @@ export interface AccountKeyForm { apiUrl: string, apiKey: string, baseUrl: strin
 
 /** Imported OAuth tokens as typed or read from a credentials file. */
 export interface AccountImportForm { refreshToken: string, accessToken: string, expiresAt: string, scopes: string[] }
+
+/** A setup token as the add form holds it: the token, and its expiry as a date input's `YYYY-MM-DD` ('' = unknown). */
+export interface AccountSetupTokenForm { accessToken: string, expiresOn: string }
+
+/** The setup-token form as request fields: the expiry at the end of that day (UTC), left out when unknown. */
+export function setupTokenFields(f: AccountSetupTokenForm): { accessToken: string, expiresAt?: string } {
+  const on = f.expiresOn.trim()
+  return { accessToken: f.accessToken.trim(), ...(/^\d{4}-\d{2}-\d{2}$/.test(on) ? { expiresAt: `${on}T23:59:59Z` } : {}) }
+}
 
 /** Every field the account forms show (a server field error on one of them is shown beside it). */
 export const ACCOUNT_FORM_FIELDS = ['name', 'description', 'priority', 'accountType', 'clients', 'proxy', 'apiUrl', 'apiKey', 'baseUrl',

@@ -4,6 +4,7 @@ import { observeRefresh } from '../metrics'
 import { channels, parseInvalidation } from '../store/keys'
 import { publish, subscribe, useRedis } from '../store/redis'
 import { pooledOf, usePools } from './pools'
+import { type Headroom, mergeHeadroom, sameHeadroom, writeHeadroom } from './headroom'
 import { ensureFreshToken } from './oauth-refresh'
 import { createScheduling } from './scheduling'
 import { type SessionWindow, writeWindow } from './state'
@@ -82,6 +83,23 @@ export function createAccountService(platform: store.Platform) {
       if (!w || (account.sessionWindow?.status === w.status && account.sessionWindow.resetAt === w.resetAt)) return
       account.sessionWindow = w
       void writeWindow(useRedis(), platform, account.id, w).catch(() => {})
+    },
+    /**
+     * Keep the headroom an answer or a poll reported, merged over what the account had (a reading
+     * that omits a part keeps it). Written only when it changed, never awaited: this runs on every answer.
+     */
+    noteHeadroom(account: store.Account, h: Headroom | null) {
+      if (!h) return
+      const next = mergeHeadroom(account.headroom, h)
+      const changed = !sameHeadroom(account.headroom, next)
+      account.headroom = next
+      if (changed) void writeHeadroom(useRedis(), platform, account.id, next).catch(() => {})
+    },
+    /** Keep a polled headroom (server/protocols/anthropic/usage-poll.ts) and tell every instance to reload it. */
+    async notePolledHeadroom(account: store.Account, h: Headroom) {
+      account.headroom = mergeHeadroom(account.headroom, h)
+      await writeHeadroom(useRedis(), platform, account.id, account.headroom)
+      await writes.stateChanged(account.id)
     },
     /** The undici dispatcher for a request of this account: its warm connection pool. */
     dispatcherFor: (account: store.Account) => usePools().current(account.id, account.updatedAt) ?? usePools().dispatcherFor(pooledOf(account)),

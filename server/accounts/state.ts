@@ -35,10 +35,11 @@ export function upstreamErrorMessage(body: string): string {
 export const stateFromFailure = (message: string, d: StateDurations, now = Date.now()): AccountStateRecord =>
   ({ state: 'cooldown', reason: message, since: now, until: now + d.cooldownMs })
 
-const field = (platform: string, id: string) => `${platform}:${id}`
+/** The field of an account in the per-account hashes (`account_state`, `account_window`, …). */
+export const field = (platform: string, id: string) => `${platform}:${id}`
 
 /** A hash of `{platform}:{accountId}` → JSON, as a map by account id for one platform (one HGETALL; corrupt entries skipped). */
-async function readPlatformHash<T>(redis: Redis, key: string, platform: string): Promise<Map<string, T>> {
+export async function readPlatformHash<T>(redis: Redis, key: string, platform: string): Promise<Map<string, T>> {
   const all = await redis.hgetall(key)
   const out = new Map<string, T>()
   for (const [f, json] of Object.entries(all)) {

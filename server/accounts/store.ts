@@ -3,6 +3,7 @@ import type Redis from 'ioredis'
 import { decryptSecret, encryptSecret } from '../crypto'
 import { rk } from '../store/keys'
 import { redactProxyUrl } from '../upstream/proxy-url'
+import { type Headroom, readHeadroom, readUsagePolls, type UsagePoll } from './headroom'
 import { type AccountStateRecord, effectiveState, readStates, readWindows, type SessionWindow } from './state'
 
 /** The platforms whose accounts the relay pools. */
@@ -16,13 +17,20 @@ export type AccountClients = 'claude-code' | 'any'
 export const ACCOUNT_CLIENTS: readonly AccountClients[] = ['claude-code', 'any']
 
 /** The default of an account stored without the setting (read-time default: no migration); Gemini accounts serve any client. */
-export const defaultClients = (platform: Platform, type: Account['type']): AccountClients => (platform === 'claude' && type === 'oauth' ? 'claude-code' : 'any')
+export const defaultClients = (platform: Platform, type: Account['type']): AccountClients => (platform === 'claude' && isSubscription({ type }) ? 'claude-code' : 'any')
+
+/** A subscription (Pro/Max) account: authorised by an OAuth access token, refreshed (`oauth`) or long-lived (`setup-token`). */
+export const isSubscription = (a: Pick<Account, 'type'>) => a.type === 'oauth' || a.type === 'setup-token'
+
+/** A setup token is warned about this long before it expires. */
+export const SETUP_TOKEN_WARN_MS = 14 * 24 * 3600_000
 
 /** OAuth tokens of a subscription account (decrypted in memory only) and what the provider told us. */
 export interface AccountOAuth {
   accessToken: string
+  /** '' for a setup token (never refreshed). */
   refreshToken: string
-  /** ms since the epoch; 0 = unknown (refreshed before first use). */
+  /** ms since the epoch; 0 = unknown (an `oauth` account refreshes before first use; a setup token is used as is). */
   expiresAt: number
   scopes: string[]
   email: string | null
@@ -31,14 +39,16 @@ export interface AccountOAuth {
 
 /**
  * An upstream account as the relay uses it, secrets decrypted (in memory only). Claude: `console`
- * carries an Anthropic API key, `oauth` a subscription's tokens; an empty `apiUrl` means
+ * carries an Anthropic API key, `oauth` a subscription's tokens (refreshed), `setup-token` the
+ * long-lived access token of `claude setup-token` (inference scope only, no refresh token: never
+ * refreshed, replaced by an admin before it expires); an empty `apiUrl` means
  * CLAUDE_API_URL. Gemini: `api-key` carries a Gemini API key (`apiUrl` empty = GEMINI_API_URL),
  * `oauth` Google tokens used with Code Assist in `projectId` (discovered when null).
  */
 export interface Account {
   id: string
   platform: Platform
-  type: 'console' | 'oauth' | 'api-key'
+  type: 'console' | 'oauth' | 'setup-token' | 'api-key'
   name: string
   description: string
   apiUrl: string
@@ -60,6 +70,10 @@ export interface Account {
   state?: AccountStateRecord
   /** The 5-hour session window last reported by Anthropic (subscription accounts). */
   sessionWindow?: SessionWindow
+  /** Subscription headroom last seen (server/accounts/headroom.ts; read it with `headroomOf`). */
+  headroom?: Headroom
+  /** The usage endpoint's poll schedule of this account (subscription accounts). */
+  usagePoll?: UsagePoll
 }
 
 export type AccountInput = Pick<Account, 'name'>
@@ -72,7 +86,8 @@ export type ClaudeAccountInput = AccountInput
 
 /** What admins see: never a key or token, the proxy without its password. */
 export function toAccountView(a: Account) {
-  const { apiKey, proxy, state, oauth, sessionWindow, projectId, apiUrl, clients, ...rest } = a
+  const { apiKey, proxy, state, oauth, sessionWindow, headroom, usagePoll, projectId, apiUrl, clients, ...rest } = a
+  const expiresAt = oauth?.expiresAt || null
   return {
     ...rest,
     // Gemini calls its endpoint baseUrl and has a Code Assist project; Claude has neither, but a clients setting.
@@ -80,10 +95,14 @@ export function toAccountView(a: Account) {
     proxy: redactProxyUrl(proxy),
     apiKeyPreview: apiKey ? `${apiKey.slice(0, 7)}…${apiKey.slice(-4)}` : null,
     oauth: oauth
-      ? { expiresAt: oauth.expiresAt ? new Date(oauth.expiresAt).toISOString() : null, scopes: oauth.scopes, email: oauth.email, organization: oauth.organization }
+      ? { expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null, scopes: oauth.scopes, email: oauth.email, organization: oauth.organization }
       : null,
+    // A setup token is never refreshed: the admin replaces it, warned SETUP_TOKEN_WARN_MS ahead.
+    expiresSoon: a.type === 'setup-token' && !!expiresAt && expiresAt - Date.now() < SETUP_TOKEN_WARN_MS,
     status: effectiveState(state),
     sessionWindow: sessionWindow ?? null,
+    headroom: headroom ?? null,
+    usageEndpoint: usagePoll ? { outcome: usagePoll.outcome, at: new Date(usagePoll.at).toISOString(), nextAt: new Date(usagePoll.nextAt).toISOString() } : null,
   }
 }
 
@@ -108,7 +127,7 @@ function oauthFields(o: AccountOAuth, encKey: string): Record<string, string> {
   }
 }
 
-const TYPES = new Set<Account['type']>(['console', 'oauth', 'api-key'])
+const TYPES = new Set<Account['type']>(['console', 'oauth', 'setup-token', 'api-key'])
 
 function fromHash(platform: Platform, h: Record<string, string>, encKey: string): Account | null {
   if (!h.id) return null
@@ -116,7 +135,7 @@ function fromHash(platform: Platform, h: Record<string, string>, encKey: string)
   return {
     id: h.id, platform, type, name: h.name ?? '', description: h.description ?? '', projectId: h.projectId || null,
     apiUrl: h.apiUrl ?? '', apiKey: dec(h.apiKey, encKey),
-    oauth: type === 'oauth'
+    oauth: isSubscription({ type })
       ? {
           accessToken: dec(h.accessToken, encKey), refreshToken: dec(h.refreshToken, encKey), expiresAt: Number(h.tokenExpiresAt) || 0,
           scopes: safeList(h.scopes), email: h.email || null, organization: h.organization || null,
@@ -178,6 +197,8 @@ export async function getAccount(redis: Redis, encKey: string, platform: Platfor
     account.lastUsedAt = (rows?.[1]?.[1] as string | null) ?? null
     account.state = (await readStates(redis, platform)).get(id)
     account.sessionWindow = (await readWindows(redis, platform)).get(id)
+    account.headroom = (await readHeadroom(redis, platform)).get(id)
+    account.usagePoll = (await readUsagePolls(redis, platform)).get(id)
   }
   return account
 }
@@ -189,7 +210,9 @@ export async function listAccounts(redis: Redis, encKey: string, platform: Platf
   const pipe = redis.pipeline()
   for (const id of ids) pipe.hgetall(rk.account(platform, id))
   pipe.hmget(rk.lastUsed(), ...ids.map(id => `a:${id}`))
-  const [rows, states, windows] = await Promise.all([pipe.exec(), readStates(redis, platform), readWindows(redis, platform)])
+  const [rows, states, windows, headroom, polls] = await Promise.all([
+    pipe.exec(), readStates(redis, platform), readWindows(redis, platform), readHeadroom(redis, platform), readUsagePolls(redis, platform),
+  ])
   const lastUsed = rows?.pop()?.[1] as (string | null)[]
   return (rows ?? [])
     .map(([, h], i) => {
@@ -198,6 +221,8 @@ export async function listAccounts(redis: Redis, encKey: string, platform: Platf
         a.lastUsedAt = lastUsed[i] ?? null
         a.state = states.get(a.id)
         a.sessionWindow = windows.get(a.id)
+        a.headroom = headroom.get(a.id)
+        a.usagePoll = polls.get(a.id)
       }
       return a
     })
@@ -216,6 +241,7 @@ export async function updateAccount(redis: Redis, encKey: string, platform: Plat
 
 export async function deleteAccount(redis: Redis, platform: Platform, id: string): Promise<boolean> {
   const [[, deleted] = []] = (await redis.multi().del(rk.account(platform, id)).srem(rk.accountIndex(platform), id)
-    .hdel(rk.lastUsed(), `a:${id}`).hdel(rk.accountStates(), `${platform}:${id}`).hdel(rk.accountWindows(), `${platform}:${id}`).exec()) ?? []
+    .hdel(rk.lastUsed(), `a:${id}`).hdel(rk.accountStates(), `${platform}:${id}`).hdel(rk.accountWindows(), `${platform}:${id}`)
+    .hdel(rk.accountHeadroom(), `${platform}:${id}`).hdel(rk.usagePoll(), `${platform}:${id}`).exec()) ?? []
   return deleted === 1
 }

@@ -85,7 +85,9 @@ function accountRoutes<C extends z.ZodType, U extends z.ZodType, E extends z.Zod
       const id = await idOf(event)
       const account = await service.get(id)
       if (!account) throw notFound(id)
-      if (account.type !== 'oauth') throw createError({ statusCode: 400, message: 'Only OAuth accounts have a token to refresh.' })
+      if (account.type !== 'oauth') {
+        throw createError({ statusCode: 400, message: account.type === 'setup-token' ? 'A setup token cannot be refreshed: add a new one from `claude setup-token` when it expires.' : 'Only OAuth accounts have a token to refresh.' })
+      }
       await service.ensureFreshToken(account, { force: true }).catch((err) => {
         throw asHttpError(err)
       })
@@ -117,9 +119,14 @@ function accountRoutes<C extends z.ZodType, U extends z.ZodType, E extends z.Zod
 export const claudeAccountRoutes = accountRoutes({
   service: claudeAccounts, label: 'Claude', provider: 'claude',
   create: ClaudeAccountCreateSchema, update: ClaudeAccountUpdateSchema, exchange: ExchangeCodeSchema,
-  fromCreate: b => (b.type === 'console'
-    ? b
-    : { name: b.name, description: b.description, priority: b.priority, isActive: b.isActive, accountType: b.accountType, proxy: b.proxy, clients: b.clients, type: 'oauth', apiUrl: b.apiUrl, oauth: imported(b) }),
+  fromCreate: (b) => {
+    if (b.type === 'console') return b
+    const common = { name: b.name, description: b.description, priority: b.priority, isActive: b.isActive, accountType: b.accountType, proxy: b.proxy, clients: b.clients, apiUrl: b.apiUrl }
+    // A setup token is used as is until it expires (no refresh token: never refreshed).
+    return b.type === 'setup-token'
+      ? { ...common, type: 'setup-token', oauth: oauthFromTokens({ accessToken: b.accessToken, refreshToken: '', expiresAt: b.expiresAt ?? 0, scopes: ['user:inference'] }) }
+      : { ...common, type: 'oauth', oauth: imported(b) }
+  },
   fromUpdate: b => b,
 })
 

@@ -96,10 +96,22 @@ const clients = z.enum(ACCOUNT_CLIENTS as [AccountClients, ...AccountClients[]],
   error: 'clients must be "claude-code" (Claude Code only, as Anthropic requires of subscription tokens) or "any" (every client)',
 })
 
+/**
+ * The long-lived token `claude setup-token` prints (inference scope, about a year, no refresh
+ * token); its expiry when the admin knows it (ISO or ms), else unknown.
+ */
+const setupTokenFields = {
+  accessToken: z.string().trim().min(1, 'accessToken is required: the token `claude setup-token` printed').max(4096)
+    .regex(/^[\x21-\x7e]+$/, 'accessToken must be the token alone (printable characters, no spaces)'),
+  expiresAt: oauthImportFields.expiresAt,
+  apiUrl: httpUrl.optional(),
+}
+
 export const ClaudeAccountCreateSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('console'), ...accountFields, ...consoleFields, clients: clients.optional() }).strict(),
   z.object({ type: z.literal('oauth'), ...accountFields, ...oauthImportFields, clients: clients.optional() }).strict(),
-], { error: 'type must be "console" (an Anthropic API key) or "oauth" (imported subscription tokens; or use generate-auth-url)' })
+  z.object({ type: z.literal('setup-token'), ...accountFields, ...setupTokenFields, clients: clients.optional() }).strict(),
+], { error: 'type must be "console" (an Anthropic API key), "oauth" (imported subscription tokens; or use generate-auth-url) or "setup-token" (the long-lived token of `claude setup-token`)' })
 
 export const ClaudeAccountUpdateSchema = z.object({ ...accountFields, ...consoleFields, clients }).partial().strict()
 

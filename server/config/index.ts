@@ -91,6 +91,9 @@ const EnvSchema = z.object({
   OAUTH_REFRESH_AHEAD_MINUTES: int(10, 0),
   STICKY_SESSION_TTL_SECONDS: int(3600, 0),
   OAUTH_REFRESH_INTERVAL_SECONDS: int(60, 0),
+  // Subscription headroom (docs/subscription-headroom.md): Anthropic's OAuth usage endpoint, polled this often (0 = off).
+  CLAUDE_USAGE_URL: z.string().url().refine(u => /^https?:\/\//.test(u), 'must be an http(s) URL').optional(),
+  CLAUDE_USAGE_POLL_SECONDS: int(300, 0),
   POOL_WARM_CONNECTIONS: int(3, 0),
   POOL_MAX_CONNECTIONS: int(4096, 1),
   POOL_IDLE_SECONDS: int(60, 1),
@@ -174,6 +177,8 @@ function parseConfig(env: Record<string, string | undefined>) {
     log: { level: e.LOG_LEVEL, dir: e.LOG_FILES === '1' ? e.LOG_DIR : null, retentionDays: e.LOG_RETENTION_DAYS },
     claude: {
       apiUrl: e.CLAUDE_API_URL,
+      /** Subscription usage (headroom) polling; intervalMs 0 = off (answers' headers are still read). */
+      usage: { url: e.CLAUDE_USAGE_URL ?? `${e.CLAUDE_API_URL}/api/oauth/usage`, intervalMs: e.CLAUDE_USAGE_POLL_SECONDS * 1000 },
       oauth: {
         authorizeUrl: e.CLAUDE_OAUTH_AUTHORIZE_URL,
         tokenUrl: e.CLAUDE_OAUTH_TOKEN_URL,

@@ -29,6 +29,8 @@ export interface RefreshOnceOptions<T> {
 }
 
 export interface SingleFlightOptions {
+  /** The Redis lock of an account (default `oauth_lock:{accountId}`; the usage poller has its own). */
+  lockKey?: (accountId: string) => string
   lockTtlMs?: number
   waitMs?: number
   pollMs?: number
@@ -52,6 +54,7 @@ export function createSingleFlight(options: SingleFlightOptions = {}): SingleFli
   const lockTtlMs = options.lockTtlMs ?? LOCK_TTL_MS
   const waitMs = options.waitMs ?? LOCK_WAIT_MS
   const pollMs = options.pollMs ?? LOCK_POLL_MS
+  const lockKey = options.lockKey ?? rk.oauthLock
   const flights = new Map<string, Promise<unknown>>()
 
   async function underLock<T>(o: RefreshOnceOptions<T>, key: string, token: string): Promise<T> {
@@ -70,7 +73,7 @@ export function createSingleFlight(options: SingleFlightOptions = {}): SingleFli
   }
 
   async function run<T>(o: RefreshOnceOptions<T>): Promise<T> {
-    const key = rk.oauthLock(o.accountId)
+    const key = lockKey(o.accountId)
     const token = randomToken(16)
     if (await o.redis.set(key, token, 'PX', lockTtlMs, 'NX') === 'OK') return underLock(o, key, token)
     // Another instance is refreshing: wait until it is done, then use what it stored.

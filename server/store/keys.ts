@@ -19,6 +19,12 @@ export const rk = {
   accountStates: () => 'account_state',
   /** `{platform}:{accountId}` → JSON of the 5-hour session window Anthropic last reported. */
   accountWindows: () => 'account_window',
+  /** `{platform}:{accountId}` → JSON of the subscription headroom last seen (server/accounts/headroom.ts). */
+  accountHeadroom: () => 'account_headroom',
+  /** `{platform}:{accountId}` → JSON of the usage endpoint's poll schedule (next poll, last outcome). */
+  usagePoll: () => 'usage_poll',
+  /** Usage-poll lock of one account (value: the holder's random token); 15 s at most. */
+  usagePollLock: (accountId: string) => `usage_poll_lock:${accountId}`,
   /** Sticky session: the account a key's conversation is bound to. */
   sticky: (keyId: string, hash: string) => `sticky:${keyId}:${hash}`,
   admin: (id: string) => `admin:${id}`,

@@ -85,6 +85,9 @@ export class TestServer {
         // Tests send the same conversation over and over; sticky routing would then override the
         // priority/LRU order they check. sticky.test.ts turns it on.
         STICKY_SESSION_TTL_SECONDS: '0',
+        // Tests count the requests the fake upstream gets; the usage poller would add its own now and
+        // then. headroom.test.ts turns it on.
+        CLAUDE_USAGE_POLL_SECONDS: '0',
         LOG_LEVEL: 'warn', ...testSecrets(), ...this.env,
       },
     })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { formErrors } from '../../utils/api-errors'
 import { formatRemaining } from '../../utils/format'
 import {
-  accountKindOf, checkCommonForm, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
+  accountKindOf, checkCommonForm, headroomSummary, setupTokenFields, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
   parseCredentialsJson, poolSummary, type ProxyForm, proxyFormFromUrl, proxyHostOf, proxyUrlFromForm, servesOthersOnSubscription, stateInfo,
   todayUtcRange, tokenExpiryInfo,
 } from '../../utils/accounts'
@@ -120,9 +120,29 @@ describe('state, countdown and expiry', () => {
   })
 })
 
+describe('setup tokens and headroom', () => {
+  it.each([
+    ['a day given: its end (UTC)', { accessToken: ' sk-ant-oat01-x ', expiresOn: '2027-06-30' }, { accessToken: 'sk-ant-oat01-x', expiresAt: '2027-06-30T23:59:59Z' }],
+    ['no day: unknown', { accessToken: 't', expiresOn: '' }, { accessToken: 't' }],
+    ['a half-typed day: left out', { accessToken: 't', expiresOn: '2027-6' }, { accessToken: 't' }],
+  ])('%s', (_, form, body) => {
+    expect(setupTokenFields(form)).toEqual(body)
+  })
+
+  const w = (utilization: number | null) => ({ utilization, resetAt: null, status: null })
+  it.each([
+    ['none reported', null, []],
+    ['both windows, rounded', { fiveHour: w(0.374), sevenDay: w(0.125) }, [{ window: '5h', percent: 37 }, { window: '7d', percent: 13 }]],
+    ['the 7-day window only', { fiveHour: w(null), sevenDay: w(1) }, [{ window: '7d', percent: 100 }]],
+  ] as const)('headroom summary: %s', (_, h, expected) => {
+    expect(headroomSummary(h as Parameters<typeof headroomSummary>[0])).toEqual(expected)
+  })
+})
+
 describe('kinds, pools, forms', () => {
   it.each([
     ['claude', 'oauth', 'claudeOauth'],
+    ['claude', 'setup-token', 'claudeSetupToken'],
     ['claude', 'console', 'claudeConsole'],
     ['gemini', 'oauth', 'geminiOauth'],
     ['gemini', 'api-key', 'geminiApiKey'],
@@ -133,6 +153,7 @@ describe('kinds, pools, forms', () => {
   it.each([
     ['claude', 'oauth', 'any', true],
     ['claude', 'oauth', 'claude-code', false],
+    ['claude', 'setup-token', 'any', true],
     ['claude', 'console', 'any', false],
     ['gemini', 'oauth', undefined, false],
   ] as const)('%s %s serving %s → warned that Anthropic refuses other clients: %s', (platform, type, clients, warned) => {

@@ -34,7 +34,9 @@ export async function confirmedByProbe(account: ClaudeAccount, status: 401 | 403
   if (!await refusesAccount(account)) return null
   const message = upstreamErrorMessage(answer.toString('utf8'))
   const detail = `${message ? `: ${message}` : ''} (confirmed by the relay's own probe)`
+  // A setup token is never refreshed: only a new one (`claude setup-token`) brings the account back.
+  const what = account.type === 'setup-token' ? 'the setup token (401): replace it with a new one from `claude setup-token`' : 'the account\'s credentials (401)'
   return status === 401
-    ? { state: 'error', reason: `upstream refused the account's credentials (401)${detail}`, since: now, until: 0 }
+    ? { state: 'error', reason: `upstream refused ${what}${detail}`, since: now, until: 0 }
     : { state: 'blocked', reason: `upstream 403${detail}`, since: now, until: 0 }
 }

@@ -4,6 +4,7 @@ import { type ClaudeAccount, claudeAccounts } from '../../accounts'
 import type { SessionRef } from '../../accounts/sticky'
 import { anthropicStateFromResponse, windowFromHeaders } from './account-state'
 import { claudeClientExclusion, isClaudeCode } from './clients'
+import { headroomFromHeaders } from './headroom'
 import { useConfig } from '../../config'
 import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { authenticate, type Fail, type FailKind } from '../../relay/steps'
@@ -15,6 +16,7 @@ import { confirmedByProbe } from './probe'
 import { ACCOUNT_STATUSES, baseUrl, clientHeaders, upstreamHeaders, upstreamUrl } from './request'
 import { sessionHash } from './session'
 import { AnthropicUsageTap } from './usage'
+import { pollUsageSoon } from './usage-poll'
 
 const ANTHROPIC_TYPE: Record<FailKind, AnthropicErrorType> = {
   auth: 'authentication_error', permission: 'permission_error', rate_limit: 'rate_limit_error', invalid: 'invalid_request_error',
@@ -42,11 +44,16 @@ export function claudeJudging(session: SessionRef | null): Pick<Forwarding<Claud
     accountStatuses: ACCOUNT_STATUSES,
     // A 401/403 may be about this request alone (a header or body a key holder chose): the
     // account leaves the pool for good only when a request of the relay's own is refused too.
-    stateFrom: async (account, status, headers, body) => status === 401 || status === 403
-      ? confirmedByProbe(account, status, body)
-      : anthropicStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates),
+    stateFrom: async (account, status, headers, body) => {
+      if (status === 401 || status === 403) return confirmedByProbe(account, status, body)
+      const state = anthropicStateFromResponse(status, headers, body.toString('utf8'), cfg.accountStates)
+      // How long until the limit lifts is the usage endpoint's to say (subscription accounts).
+      if (state?.state === 'rate_limited') pollUsageSoon(account)
+      return state
+    },
     answered: (account, status, headers) => {
       claudeAccounts.noteWindow(account, windowFromHeaders(headers))
+      claudeAccounts.noteHeadroom(account, headroomFromHeaders(headers))
       // The conversation stays with the account that answered it (and moves with a failover).
       if (status >= 200 && status < 300) claudeAccounts.bindSession(session, account.id)
     },

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { ClaudeAccount } from '../../accounts'
+import { isSubscription } from '../../accounts/store'
 import { headerAllowList, SSE_HEADERS } from '../../upstream/headers'
 
 // What a client may tell Anthropic, and what Anthropic may tell the client. Never the client's
@@ -28,9 +29,9 @@ function mergeBetas(client: string | undefined, extra: string): string {
   return [...new Set([...all, extra])].join(',')
 }
 
-/** How an account authorises itself to Anthropic: its OAuth token (with the OAuth beta) or its API key. */
+/** How an account authorises itself to Anthropic: its OAuth or setup token (with the OAuth beta) or its API key. */
 export function accountAuthHeaders(account: ClaudeAccount, clientBetas?: string): Record<string, string> {
-  if (account.type === 'oauth' && account.oauth) {
+  if (isSubscription(account) && account.oauth) {
     return { 'authorization': `Bearer ${account.oauth.accessToken}`, 'anthropic-beta': mergeBetas(clientBetas, OAUTH_BETA) }
   }
   const betas: Record<string, string> = clientBetas ? { 'anthropic-beta': clientBetas } : {}
