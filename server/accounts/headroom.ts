@@ -69,12 +69,17 @@ export function mergeHeadroom(prev: Headroom | null | undefined, next: Headroom)
   }
 }
 
-/** True when two records say the same about the account (when and whence they were seen aside). */
-export function sameHeadroom(a: Headroom | null | undefined, b: Headroom): boolean {
+/** Utilisations closer than this are the same for storage: each answer moves them a little. */
+const UTILIZATION_STEP = 0.01
+
+/**
+ * True when `b` says nothing worth a Redis write over `a`: the same statuses, resets and claim,
+ * and every utilisation within a point. (The in-process copy keeps the exact figures.)
+ */
+export function closeHeadroom(a: Headroom | null | undefined, b: Headroom): boolean {
   if (!a) return false
-  const { seenAt: _a, source: _as, ...x } = a
-  const { seenAt: _b, source: _bs, ...y } = b
-  return JSON.stringify(x) === JSON.stringify(y)
+  const round = (h: Headroom) => JSON.stringify({ ...h, seenAt: '', source: '' }, (k, v) => (k === 'utilization' && typeof v === 'number' ? Math.round(v / UTILIZATION_STEP) : v))
+  return round(a) === round(b)
 }
 
 /**

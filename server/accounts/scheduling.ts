@@ -2,7 +2,9 @@ import { useConfig } from '../config'
 import { useRedis } from '../store/redis'
 import { AccountHealth } from './health'
 import { usePools } from './pools'
-import { AccountRoster } from './scheduler'
+import { AccountRoster, type PickOptions } from './scheduler'
+import { headroomOf } from './headroom'
+import { modelFamily, nearLimit, pace } from './pacing'
 import { type SessionRef, StickySessions } from './sticky'
 import { isAvailable } from './state'
 import { type Exclusion, type Unavailable, whyUnavailable } from './unavailable'
@@ -39,6 +41,18 @@ export function createScheduling(platform: store.Platform) {
     return new Set([...degradedCache.ids, ...accounts.filter(a => pools.isDown(a.id)).map(a => a.id)])
   }
 
+  /** Window-aware picking for a request of this model (Claude subscriptions report windows; others have none). */
+  function pacing(model: string): PickOptions<store.Account> {
+    const { mode, headroomLimit } = useConfig().scheduling
+    if (mode !== 'headroom' || platform !== 'claude') return {}
+    const family = modelFamily(model)
+    const now = Date.now()
+    return {
+      pace: a => pace(headroomOf(a), family, now),
+      nearLimit: a => nearLimit(headroomOf(a), family, headroomLimit, now),
+    }
+  }
+
   return {
     /** Drop the in-process copy: the next pick reloads it. */
     invalidate: () => roster.invalidate(),
@@ -53,31 +67,33 @@ export function createScheduling(platform: store.Platform) {
      * The key's dedicated account when it has one (the pool only when the key allows the fallback),
      * else the pool's pick; `exclude` holds accounts this request already tried.
      */
-    async pickFor(key: DedicatedBinding, exclude?: ReadonlySet<string>, session?: SessionRef | null) {
+    async pickFor(key: DedicatedBinding, exclude?: ReadonlySet<string>, session?: SessionRef | null, model = '') {
       const usable = (a: store.Account | undefined) => (a && a.isActive && isAvailable(a.state) && !exclude?.has(a.id) ? a : null)
+      const paced = pacing(model)
       const all = await roster.all()
       const boundTo = bindingOf(key)
       if (boundTo) {
         const dedicated = usable(all.find(a => a.id === boundTo))
         if (dedicated || !key.dedicatedFallback) return dedicated
         // The fallback draws from the shared pool only, never another key's dedicated account.
-        return roster.pick(exclude)
+        return roster.pick(exclude, undefined, paced)
       }
       const degraded = degradedAmong(all)
       if (session && useConfig().stickyTtlMs) {
         const boundId = await useSticky().get(session)
         // A degraded account loses its conversations to healthier peers.
         const bound = boundId && !degraded.has(boundId) ? usable(all.find(a => a.id === boundId && a.accountType !== 'dedicated')) : null
-        if (bound) {
+        // A conversation stays on its account unless that account is near a subscription limit.
+        if (bound && !paced.nearLimit?.(bound)) {
           roster.lastUsed.set(bound.id, Date.now())
           return bound
         }
       }
       if (degraded.size) {
-        const healthy = await roster.pick(new Set([...(exclude ?? []), ...degraded]))
+        const healthy = await roster.pick(new Set([...(exclude ?? []), ...degraded]), undefined, paced)
         if (healthy) return healthy
       }
-      return roster.pick(exclude)
+      return roster.pick(exclude, undefined, paced)
     },
     /** Bind a conversation to the account that served it (moves with failover). */
     bindSession(session: SessionRef | null, accountId: string) {

@@ -4,7 +4,7 @@ import { observeRefresh } from '../metrics'
 import { channels, parseInvalidation } from '../store/keys'
 import { publish, subscribe, useRedis } from '../store/redis'
 import { pooledOf, usePools } from './pools'
-import { type Headroom, mergeHeadroom, sameHeadroom, writeHeadroom } from './headroom'
+import { closeHeadroom, type Headroom, mergeHeadroom, writeHeadroom } from './headroom'
 import { ensureFreshToken } from './oauth-refresh'
 import { createScheduling } from './scheduling'
 import { type SessionWindow, writeWindow } from './state'
@@ -21,8 +21,13 @@ const serverDeps = (): AccountDeps => ({ redis: useRedis(), cfg: useConfig(), pu
  * scheduler's pick (`scheduling.ts`), token freshness, and the accounts' connection pools.
  * Claude and Gemini each get one (`claudeAccounts`, `geminiAccounts`).
  */
+/** A drift of an account's utilisation is stored at most this often (a change of substance at once). */
+const HEADROOM_WRITE_MS = 60_000
+
 export function createAccountService(platform: store.Platform) {
   let subscribed = false
+  /** The headroom this instance last stored per account, and when. */
+  const headroomWritten = new Map<string, { h: Headroom, at: number }>()
   const scheduling = createScheduling(platform)
   /** The scheduler's copy, reloaded on changes here and (through pub/sub) on other instances. */
   function roster() {
@@ -91,9 +96,14 @@ export function createAccountService(platform: store.Platform) {
     noteHeadroom(account: store.Account, h: Headroom | null) {
       if (!h) return
       const next = mergeHeadroom(account.headroom, h)
-      const changed = !sameHeadroom(account.headroom, next)
       account.headroom = next
-      if (changed) void writeHeadroom(useRedis(), platform, account.id, next).catch(() => {})
+      // Every answer moves the utilisation a little: store a change of substance at once, a drift
+      // at most once a minute (the scheduler reads the exact in-process figures).
+      const last = headroomWritten.get(account.id)
+      const now = Date.now()
+      if (last && (closeHeadroom(last.h, next) && now - last.at < HEADROOM_WRITE_MS)) return
+      headroomWritten.set(account.id, { h: next, at: now })
+      void writeHeadroom(useRedis(), platform, account.id, next).catch(() => {})
     },
     /** Keep a polled headroom (server/protocols/anthropic/usage-poll.ts) and tell every instance to reload it. */
     async notePolledHeadroom(account: store.Account, h: Headroom) {

@@ -90,6 +90,9 @@ const EnvSchema = z.object({
   ACCOUNT_RATE_LIMIT_SECONDS: int(60, 1),
   OAUTH_REFRESH_AHEAD_MINUTES: int(10, 0),
   STICKY_SESSION_TTL_SECONDS: int(3600, 0),
+  // Window-aware scheduling of subscription accounts (docs/subscription-headroom.md).
+  ACCOUNT_SCHEDULING: z.enum(['headroom', 'lru'], { error: 'must be headroom (pace accounts by their subscription windows) or lru (least recently used)' }).default('headroom'),
+  ACCOUNT_HEADROOM_LIMIT: z.coerce.number().min(0.5).max(1).default(0.95),
   OAUTH_REFRESH_INTERVAL_SECONDS: int(60, 0),
   // Subscription headroom (docs/subscription-headroom.md): Anthropic's OAuth usage endpoint, polled this often (0 = off).
   CLAUDE_USAGE_URL: z.string().url().refine(u => /^https?:\/\//.test(u), 'must be an http(s) URL').optional(),
@@ -210,6 +213,8 @@ function parseConfig(env: Record<string, string | undefined>) {
       rateLimitedDefaultMs: e.ACCOUNT_RATE_LIMIT_SECONDS * 1000,
     },
     stickyTtlMs: e.STICKY_SESSION_TTL_SECONDS * 1000,
+    /** How the pool picks among equally eligible accounts, and the window share at which a subscription account leaves it. */
+    scheduling: { mode: e.ACCOUNT_SCHEDULING, headroomLimit: e.ACCOUNT_HEADROOM_LIMIT },
     pools: {
       warm: e.POOL_WARM_CONNECTIONS,
       max: Math.max(e.POOL_MAX_CONNECTIONS, e.POOL_WARM_CONNECTIONS),

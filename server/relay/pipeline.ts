@@ -50,7 +50,8 @@ export interface RequestContext<R, P extends ParsedRequest = ParsedRequest> {
 
 /** What the pipeline needs of a platform's accounts. */
 export interface PipelineAccounts<A> {
-  pickFor: (key: ApiKeyRecord, exclude?: ReadonlySet<string>, session?: SessionRef | null) => Promise<A | null>
+  /** The next account for this key and model (the model matters to window-aware scheduling: Opus has its own weekly share). */
+  pickFor: (key: ApiKeyRecord, exclude?: ReadonlySet<string>, session?: SessionRef | null, model?: string) => Promise<A | null>
   unavailable: (key: ApiKeyRecord, exclusion?: Exclusion | null) => Promise<Unavailable>
 }
 
@@ -104,7 +105,7 @@ async function relayOne<R, A extends ForwardAccount, T extends UsageTap, P exten
   const session = parsed.sessionHash ? { keyId: key.id, hash: parsed.sessionHash } : null
   const exclusion = (await adapter.exclude?.(route)) ?? null
   const exclude = exclusion?.ids ?? NONE
-  const pick = (tried: ReadonlySet<string>) => adapter.accounts.pickFor(key, exclude.size ? new Set([...tried, ...exclude]) : tried, session)
+  const pick = (tried: ReadonlySet<string>) => adapter.accounts.pickFor(key, exclude.size ? new Set([...tried, ...exclude]) : tried, session, parsed.model)
   const first = await pick(NONE)
   if (!first) {
     const why = await adapter.accounts.unavailable(key, exclusion)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { emptyWindow, type Headroom, headroomOf, mergeHeadroom, sameHeadroom } from '../../server/accounts/headroom'
+import { closeHeadroom, emptyWindow, type Headroom, headroomOf, mergeHeadroom } from '../../server/accounts/headroom'
 import { headroomFromHeaders, headroomFromUsage } from '../../server/protocols/anthropic/headroom'
 
 const NOW = Date.UTC(2026, 5, 1, 12)
@@ -83,7 +83,7 @@ describe('headroomFromUsage: the OAuth usage endpoint (percentages → fractions
   })
 })
 
-describe('mergeHeadroom / sameHeadroom / headroomOf', () => {
+describe('mergeHeadroom / closeHeadroom / headroomOf', () => {
   const fromHeaders = headroomFromHeaders(h({ 'status': 'allowed', 'representative-claim': 'seven_day', '5h-utilization': '0.2' }), NOW)!
   const fromUsage = headroomFromUsage(JSON.stringify({ seven_day_opus: { utilization: 50, resets_at: null } }), NOW + 1000)!
 
@@ -96,11 +96,14 @@ describe('mergeHeadroom / sameHeadroom / headroomOf', () => {
     expect(mergeHeadroom(null, fromUsage)).toBe(fromUsage)
   })
 
-  it('the same values seen later are not a change; another value is', () => {
+  it('the same values seen later, or a utilisation drifting within a point, are not worth a write; a point more, a new status or reset is', () => {
     const later: Headroom = { ...fromHeaders, seenAt: new Date(NOW + 5000).toISOString() }
-    expect(sameHeadroom(fromHeaders, later)).toBe(true)
-    expect(sameHeadroom(fromHeaders, { ...later, fiveHour: { ...later.fiveHour, utilization: 0.21 } })).toBe(false)
-    expect(sameHeadroom(undefined, later)).toBe(false)
+    expect(closeHeadroom(fromHeaders, later)).toBe(true)
+    expect(closeHeadroom(fromHeaders, { ...later, fiveHour: { ...later.fiveHour, utilization: 0.2004 } })).toBe(true)
+    expect(closeHeadroom(fromHeaders, { ...later, fiveHour: { ...later.fiveHour, utilization: 0.21 } })).toBe(false)
+    expect(closeHeadroom(fromHeaders, { ...later, status: 'allowed_warning' })).toBe(false)
+    expect(closeHeadroom(fromHeaders, { ...later, fiveHour: { ...later.fiveHour, resetAt: new Date(NOW + 3600_000).toISOString() } })).toBe(false)
+    expect(closeHeadroom(undefined, later)).toBe(false)
   })
 
   it('headroomOf reads the in-process copy', () => {
