@@ -26,3 +26,10 @@ export const BreakdownQuerySchema = z.intersection(RangeQuerySchema, z.object({
 export const LostQuerySchema = z.object({
   limit: z.coerce.number().int().min(1, { error: 'limit must be 1 to 1000' }).max(1000, { error: 'limit must be 1 to 1000' }).default(100),
 })
+
+/** Query of the cache-ledger breakdown: per account or model, over a range or (without `from`) all time. */
+export const CacheQuerySchema = z.object({
+  by: z.enum(['account', 'model'], { error: 'by must be account or model' }),
+  from: date.optional(),
+  to: date.optional(),
+})

@@ -30,8 +30,8 @@ export const rk = {
   /** Usage buckets (see server/usage/buckets.ts): hour/day/month ids in UTC, and all-time. */
   usageBucket: (kind: 'hour' | 'day' | 'month', id: string) => `usage:${kind}:${id}`,
   usageTotal: () => 'usage:total',
-  /** Global requests/tokens of one minute (RPM/TPM); kept an hour. */
-  usageMinute: (minute: string) => `usage:minute:${minute}`,
+  /** A key's prompt-cache ledger per sticky session and model (server/usage/sessions.ts). */
+  usageSessions: (keyId: string) => `usage:sessions:${keyId}`,
   usageRecent: (keyId: string) => `usage:recent:${keyId}`,
   usageKeyModels: (keyId: string) => `usage:key_models:${keyId}`,
   usageModels: () => 'usage:models',

@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { readLimitState } from '../../../../keys/admission'
+import { withCacheLedger } from '../../../../usage/ledger'
 import { readKeyUsage, readRecent } from '../../../../usage/record'
+import { readSessionLedgers } from '../../../../usage/sessions'
 
 const QuerySchema = z.object({ days: z.coerce.number().int().min(1).max(90).default(7), recent: z.coerce.number().int().min(0).max(100).default(20) })
 
@@ -11,6 +13,11 @@ export default defineEventHandler(async (event) => {
   const key = await apiKeys.get(id)
   if (!key) throw createError({ statusCode: 404, message: `API key ${id} not found.` })
   const redis = useRedis()
-  const [usage, recent, state] = await Promise.all([readKeyUsage(redis, id, q.days), readRecent(redis, id, q.recent), readLimitState(redis, key)])
-  return { id, usage, recent, state }
+  const table = await pricing.table()
+  const { stickyTtlMs } = useConfig()
+  const [usage, recent, state, sessions] = await Promise.all([
+    readKeyUsage(redis, id, q.days), readRecent(redis, id, q.recent), readLimitState(redis, key),
+    readSessionLedgers(redis, id, stickyTtlMs, table),
+  ])
+  return { id, usage: withCacheLedger(usage, table), recent, state, sessions, sessionTtlMinutes: Math.round(stickyTtlMs / 60_000) }
 })
