@@ -65,7 +65,9 @@ export function scrapeGauges(read: {
 }) {
   // The three cache gauges share one read per scrape (they are collected one after another).
   let ledger: Promise<CacheRow[]> | undefined
-  const readLedger = () => (ledger ??= read.cacheLedger().finally(() => setTimeout(() => (ledger = undefined), 1000)))
+  const readLedger = () => (ledger ??= read.cacheLedger().finally(() => {
+    setTimeout(() => (ledger = undefined), 1000).unref()
+  }))
   new Gauge({
     name: 'crs_cache_tokens', help: 'Prompt tokens by cache use, all time (Redis: every instance); uncached_input is the rest of the prompt', labelNames: ['model', 'kind'], registers: [registry],
     async collect() {

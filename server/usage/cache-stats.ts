@@ -32,7 +32,7 @@ export async function cacheBreakdown(redis: Redis, table: PriceTable, by: 'accou
 export async function cacheTrend(redis: Redis, table: PriceTable, granularity: Granularity, buckets: string[]): Promise<(CacheRow & { bucket: string })[]> {
   const models = await redis.smembers(rk.usageModels())
   const pipe = redis.pipeline()
-  for (const b of buckets) pipe.hmget(rk.usageBucket(granularity, b), ...models.map(dim.model))
+  if (models.length) for (const b of buckets) pipe.hmget(rk.usageBucket(granularity, b), ...models.map(dim.model))
   const rows = models.length ? (await pipe.exec()) ?? [] : []
   return buckets.map((bucket, i) => {
     const values = (rows[i]?.[1] ?? []) as (string | null)[]
