@@ -1,4 +1,5 @@
 import type { Counters } from '~~/server/usage/buckets'
+import type { CacheRow } from '~~/server/usage/cache-stats'
 import type { LostEntry } from '~~/server/usage/lost'
 import type { Granularity } from '~/utils/format'
 
@@ -26,6 +27,9 @@ export interface DashboardSummary {
 export interface TrendPoint extends UsageCounters { bucket: string }
 export interface BreakdownRow extends UsageCounters { id: string, name?: string | null, platform?: string | null }
 
+/** One bucket of the prompt-cache ledger (GET /api/admin/usage/cache-trend). */
+export type CacheTrendPoint = CacheRow & { bucket: string }
+
 export type Metric = 'requests' | 'tokens' | 'cost'
 
 /** Range presets in hours; hourly data covers at most 7 days on the server. */
@@ -48,6 +52,7 @@ export function useDashboard() {
   const byModel = ref<BreakdownRow[]>([])
   const byKey = ref<BreakdownRow[]>([])
   const byAccount = ref<BreakdownRow[]>([])
+  const cacheTrend = ref<CacheTrendPoint[]>([])
   const loading = ref(false)
   const updatedAt = ref<Date | null>(null)
   const autoRefresh = ref(false)
@@ -63,13 +68,14 @@ export function useDashboard() {
     const mine = ++seq
     loading.value = true
     const query = { granularity: granularity.value, ...rangeQuery(RANGES[range.value]) }
-    // Five calls fail together when the server does: one toast, not five (401 still goes to the login page).
+    // Six calls fail together when the server does: one toast, not five (401 still goes to the login page).
     const breakdown = (by: string) => api<{ items: BreakdownRow[] }>('/api/admin/usage/breakdown', { query: { ...query, by }, quiet: true }).then(r => r.items)
     try {
-      const [s, t, m, k, a] = await Promise.all([
+      const [s, t, m, k, a, c] = await Promise.all([
         api<DashboardSummary>('/api/admin/dashboard', { quiet: true }),
         api<{ series: TrendPoint[] }>('/api/admin/usage/trend', { query, quiet: true }).then(r => r.series),
         breakdown('model'), breakdown('key'), breakdown('account'),
+        api<{ series: CacheTrendPoint[] }>('/api/admin/usage/cache-trend', { query, quiet: true }).then(r => r.series),
       ])
       if (mine !== seq) return
       summary.value = s
@@ -77,6 +83,7 @@ export function useDashboard() {
       byModel.value = m
       byKey.value = k
       byAccount.value = a
+      cacheTrend.value = c
       updatedAt.value = new Date()
     }
     catch (err) {
@@ -108,7 +115,7 @@ export function useDashboard() {
   })
   onBeforeUnmount(() => clearInterval(timer))
 
-  return { granularity, range, metric, summary, trend, byModel, byKey, byAccount, loading, updatedAt, autoRefresh, load }
+  return { granularity, range, metric, summary, trend, byModel, byKey, byAccount, cacheTrend, loading, updatedAt, autoRefresh, load }
 }
 
 /** A breakdown row's value for a metric (cost in USD). */

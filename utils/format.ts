@@ -183,3 +183,9 @@ export function formatRemaining(ms: number, unit: DurationFormatter = plainUnits
   if (m) return `${unit('m', String(m))} ${unit('s', pad2(s % 60))}`
   return unit('s', String(s))
 }
+
+/** A ratio as a percentage with one decimal: 0.6452 → "64.5%"; null (nothing to divide) → "—". */
+export function formatPercent(ratio: number | null, locale = 'en'): string {
+  if (ratio === null) return '—'
+  return new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(ratio)
+}

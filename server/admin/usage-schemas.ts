@@ -16,6 +16,9 @@ function withRange<Q extends { granularity: 'hour' | 'day', from?: Date, to?: Da
   return { ...q, to, from: q.from ?? new Date(to.getTime() - (q.granularity === 'hour' ? 24 : 7 * 24) * 3_600_000) }
 }
 
+/** Query of a range-only stats endpoint (the cache-ledger trend). */
+export const RangeQuerySchema = z.object(rangeFields).transform(withRange)
+
 /** Query of the trend endpoint: all usage, or one key's, account's or model's. */
 export const TrendQuerySchema = z.object({
   ...rangeFields,
@@ -39,3 +42,10 @@ export const UsageDaysQuerySchema = z.object({ days: z.coerce.number().int().min
 
 /** The admin key view's query: days of usage and how many recent requests. */
 export const KeyUsageQuerySchema = UsageDaysQuerySchema.extend({ recent: z.coerce.number().int().min(0).max(100).default(20) })
+
+/** Query of the cache-ledger breakdown: per account or model, over a range or (without `from`) all time. */
+export const CacheQuerySchema = z.object({
+  by: z.enum(['account', 'model'], { error: 'by must be account or model' }),
+  from: date.optional(),
+  to: date.optional(),
+})

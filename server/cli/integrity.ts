@@ -34,6 +34,7 @@ const MUST_EXPIRE = [
   { prefix: rk.oauthLock(''), what: 'token-refresh lock (blocks refreshes of its account)' },
   { prefix: rk.loginFailures('ip', ''), what: 'login-failure counter' },
   { prefix: rk.loginFailures('ip_user', ''), what: 'login-failure counter' },
+  { prefix: rk.usageSessions(''), what: 'prompt-cache session ledger' },
   { prefix: rk.instance(''), what: 'instance alive key (a dead instance\'s requests are never counted lost while it stays)' },
 ]
 

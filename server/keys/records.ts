@@ -202,7 +202,7 @@ export async function deleteApiKey(redis: Redis, id: string): Promise<ApiKeyReco
   const [current, legacy] = await Promise.all([getApiKey(redis, id), redis.hgetall(rk.legacyKeyHashes())])
   if (!current) return null
   const tx = redis.multi()
-    .del(rk.apiKey(id), rk.rateWindow(id), rk.leases(id), rk.usageRecent(id), rk.usageKeyModels(id))
+    .del(rk.apiKey(id), rk.rateWindow(id), rk.leases(id), rk.usageRecent(id), rk.usageKeyModels(id), rk.usageSessions(id))
     .zrem(rk.apiKeyIndex(), id)
     .hdel(rk.apiKeySearch(), id)
     .hdel(rk.lastUsed(), `k:${id}`)

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { CacheRow } from '../usage/cache-stats'
 import type { Usage } from '../usage/types'
 
 /**
@@ -59,7 +60,47 @@ export function scrapeGauges(read: {
   pools: () => { open: number, idle: number, busy: number, total: number, healthy: number, queued: number }
   usageBacklog: () => { queued: number, spilled: number }
   lostRequests: () => Promise<number>
+  /** The all-time prompt-cache ledger per model label (Redis: every instance's requests). */
+  cacheLedger: () => Promise<CacheRow[]>
 }) {
+  // The three cache gauges share one read per scrape (they are collected one after another).
+  let ledger: Promise<CacheRow[]> | undefined
+  const readLedger = () => (ledger ??= read.cacheLedger().finally(() => {
+    setTimeout(() => (ledger = undefined), 1000).unref()
+  }))
+  new Gauge({
+    name: 'crs_cache_tokens', help: 'Prompt tokens by cache use, all time (Redis: every instance); uncached_input is the rest of the prompt', labelNames: ['model', 'kind'], registers: [registry],
+    async collect() {
+      // Redis away: the last values stay (the scrape still answers).
+      const rows = await readLedger().catch(() => null)
+      if (!rows) return
+      this.reset()
+      for (const r of rows) {
+        this.set({ model: r.id, kind: 'read' }, r.reads)
+        this.set({ model: r.id, kind: 'write_5m' }, r.writes5m)
+        this.set({ model: r.id, kind: 'write_1h' }, r.writes1h)
+        this.set({ model: r.id, kind: 'uncached_input' }, r.uncachedInput)
+      }
+    },
+  })
+  new Gauge({
+    name: 'crs_cache_hit_ratio', help: 'Cache reads / (reads + writes + uncached input), all time', labelNames: ['model'], registers: [registry],
+    async collect() {
+      const rows = await readLedger().catch(() => null)
+      if (!rows) return
+      this.reset()
+      for (const r of rows) if (r.hitRate !== null) this.set({ model: r.id }, r.hitRate)
+    },
+  })
+  new Gauge({
+    name: 'crs_cache_saved_usd', help: 'What prompt caching saved versus the same tokens uncached, at current prices, all time (negative: writes cost more than reads saved)', labelNames: ['model'], registers: [registry],
+    async collect() {
+      const rows = await readLedger().catch(() => null)
+      if (!rows) return
+      this.reset()
+      for (const r of rows) this.set({ model: r.id }, r.savedUsd)
+    },
+  })
   new Gauge({
     name: 'crs_requests_lost', help: 'Requests admitted by an instance that died before recording them (the lost store, all instances)', registers: [registry],
     async collect() {

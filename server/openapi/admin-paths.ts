@@ -6,7 +6,7 @@ import {
   ExchangeCodeSchema, GeminiAccountCreateSchema, GeminiAccountUpdateSchema, GeminiExchangeCodeSchema, GenerateAuthUrlSchema,
   IdParamsSchema, LoginSchema, LogQuerySchema, LogStreamQuerySchema, PasswordSchema, ProxyTestSchema,
 } from '../admin/schemas'
-import { BreakdownQuerySchema, KeyUsageQuerySchema, LostQuerySchema, TrendQuerySchema } from '../admin/usage-schemas'
+import { BreakdownQuerySchema, CacheQuerySchema, KeyUsageQuerySchema, LostQuerySchema, RangeQuerySchema, TrendQuerySchema } from '../admin/usage-schemas'
 import { type Family, operation, type OperationSpec, type Security } from './operations'
 import { AccountList, AccountView, AdminError, ApiKeyCreated, ApiKeyList, ApiKeyView, AuthUrl, Ok, open } from './shapes'
 
@@ -77,6 +77,8 @@ export const adminPaths: ZodOpenApiPathsObject = {
   '/api/admin/dashboard': { get: op(usage, { summary: 'Today and all-time usage, RPM/TPM, keys, accounts by state, newest lost requests', ok: open('{ usage, keys, lost, accounts }') }) },
   '/api/admin/usage/trend': { get: op(usage, { summary: 'Hourly or daily series of all usage, or of one key, account or model', query: TrendQuerySchema, ok: open('{ granularity, dimension, id, series }') }) },
   '/api/admin/usage/breakdown': { get: op(usage, { summary: 'Usage per key, account or model over a range', query: BreakdownQuerySchema, ok: open('{ by, from, to, items }') }) },
+  '/api/admin/usage/cache': { get: op(usage, { summary: 'The prompt-cache ledger per account or model: reads, 5m/1h writes, uncached input, hit rate, USD saved (all time without `from`)', query: CacheQuerySchema, ok: open('{ by, items }') }) },
+  '/api/admin/usage/cache-trend': { get: op(usage, { summary: 'Hourly or daily series of the global prompt-cache ledger', query: RangeQuerySchema, ok: open('{ granularity, series }') }) },
   '/api/admin/usage/lost': { get: op(usage, { summary: 'Requests admitted by an instance that died before recording them', query: LostQuerySchema, ok: open('The newest lost requests') }) },
   '/api/admin/pricing': { get: op(usage, { summary: 'The price table (LiteLLM fields, USD per token) with overrides', query: PricingListQuerySchema, ok: open('Models and their prices') }) },
   '/api/admin/pricing/{model}': {

@@ -135,7 +135,7 @@ async function relayOne<R, A extends ForwardAccount, T extends UsageTap, P exten
       accountId: result.account.id, model: result.tap?.model ?? null, usage: result.tap?.usage ?? null,
       outcome: result.outcome, status: result.status, startedAt,
     }
-    const costMicros = parsed.record ? await recordRequest(key, parsed.model, admission, served, requestId) : null
+    const costMicros = parsed.record ? await recordRequest(key, parsed.model, admission, served, requestId, parsed.sessionHash) : null
     if (!parsed.record) await releaseAdmission(key, admission)
     logRequest({
       ...served, requestId, platform: adapter.platform, route: parsed.route, keyId: key.id, model: served.model ?? parsed.model,

@@ -178,7 +178,7 @@ function recordedModel(answered: string | null, requested: string, confirmed: bo
  * client left before any answer (with what was seen). Upstream errors only release the lease.
  * Every ending goes through here, so the request always leaves the in-flight hash.
  */
-export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served, requestId: string): Promise<number> {
+export async function recordRequest(key: ApiKeyRecord, requested: string, admission: Admission, s: Served, requestId: string, sessionHash: string | null): Promise<number> {
   const table = await pricing.tableForRecording()
   const model = recordedModel(s.model, requested, s.usage !== null, m => table.resolve(m) !== null)
   const usage = s.usage ?? emptyUsage()
@@ -192,7 +192,7 @@ export async function recordRequest(key: ApiKeyRecord, requested: string, admiss
   await useJournal().submit({
     requestId, keyId: key.id, accountId: s.accountId, model, usage, costMicros: micros, priced: known, counted,
     aborted: s.outcome !== 'done', status: s.status, durationMs: Date.now() - s.startedAt.getTime(),
-    at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId, instanceId,
+    at: s.startedAt, windowStart: admission.windowStart, leaseId: admission.leaseId, instanceId, ...(sessionHash ? { sessionHash } : {}),
   })
   return micros
 }

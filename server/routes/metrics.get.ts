@@ -2,6 +2,7 @@ import { effectiveState } from '../accounts/state'
 import { usePools } from '../accounts/pools'
 import { safeEqual } from '../crypto'
 import { registry, scrapeGauges } from '../metrics'
+import { cacheByModelLabel } from '../usage/cache-stats'
 import { usageBacklog } from '../usage/journal-store'
 import { lostTotal } from '../usage/lost'
 
@@ -24,6 +25,7 @@ export default defineEventHandler(async (event) => {
       },
       usageBacklog,
       lostRequests: () => lostTotal(useRedis()),
+      cacheLedger: async () => cacheByModelLabel(useRedis(), await pricing.table()),
     })
   }
   setResponseHeader(event, 'content-type', registry.contentType)

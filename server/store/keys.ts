@@ -47,8 +47,8 @@ export const rk = {
    * rerun replaces its share instead of adding it again. `bucket` is the bucket's own key name.
    */
   crsImported: (bucket: string) => `crs_import:${bucket}`,
-  /** Global requests/tokens of one minute (RPM/TPM); kept an hour. */
-  usageMinute: (minute: string) => `usage:minute:${minute}`,
+  /** A key's prompt-cache ledger per sticky session and model (server/usage/sessions.ts). */
+  usageSessions: (keyId: string) => `usage:sessions:${keyId}`,
   usageRecent: (keyId: string) => `usage:recent:${keyId}`,
   usageKeyModels: (keyId: string) => `usage:key_models:${keyId}`,
   usageModels: () => 'usage:models',

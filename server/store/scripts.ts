@@ -6,13 +6,16 @@ const SCRIPTS: Record<string, { numberOfKeys?: number, lua: string }> = {
   // One request's usage (server/usage/buckets.ts explains the packed layout).
   // KEYS: 1-4 hour, day, month, total buckets; 5 rate window; 6 leases; 7 weekly cost;
   //       8 recent list; 9 last_used; 10 the key's model set; 11 all models set;
-  //       12 the minute's global counters (RPM/TPM, kept an hour);
+  //       12 the key's session ledger (server/usage/sessions.ts);
   //       13 the in-flight hash of the instance that admitted it; 14 lost store; 15 lost store by time.
   // ARGV: 1-5 fields (*, k:, km:, a:, m:); 6 packed delta ("0,…" = nothing to count);
   //       7-9 TTLs hour/day/month; 10 window start admitted in ('' = none); 11 lease id ('' = none);
   //       12 recent entry; 13 recent max; 14 now ISO; 15 key field; 16 account field; 17 model;
   //       18 weekly TTL; 19 on a retry, the request's id as it appears in its recent entry ('' on a
-  //       first attempt: nothing extra is read); 20 the request id ('' = not tracked in flight).
+  //       first attempt: nothing extra is read); 20 the request id ('' = not tracked in flight);
+  //       21 account×model field (am:); 22 the minute's field in the hour bucket (RPM/TPM);
+  //       23 session ledger field ('' = no session); 24 now ms; 25 session ledger TTL ms;
+  //       26 its TTL is pushed forward at most this often (ms); 27 most session entries per key.
   // The request leaves its instance's in-flight hash; when it was not there any more (its instance
   // looked dead and the reaper counted it lost), it lands after all: its lost entry goes (issue 13).
   // Returns 0, or 1 when the recent list shows the request was recorded already (nothing done).
@@ -40,11 +43,13 @@ local function add(packed)
   return table.concat(out, ',')
 end
 if delta[1] > 0 then
-  local fields = { ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] }
+  local fields = { ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[21], ARGV[22] }
   for b = 1, 4 do
-    local cur = redis.call('HMGET', KEYS[b], unpack(fields))
+    -- The minute's field only in the hour bucket.
+    local n = b == 1 and 7 or 6
+    local cur = redis.call('HMGET', KEYS[b], unpack(fields, 1, n))
     local args = {}
-    for i = 1, 5 do
+    for i = 1, n do
       args[#args + 1] = fields[i]
       args[#args + 1] = add(cur[i])
     end
@@ -55,14 +60,38 @@ if delta[1] > 0 then
       if not cur[5] then redis.call('SADD', KEYS[11], ARGV[17]) end
     end
   end
-  if ARGV[10] ~= '' and redis.call('HGET', KEYS[5], 'start') == ARGV[10] then
-    redis.call('HINCRBY', KEYS[5], 'tokens', delta[2] + delta[3] + delta[4] + delta[5] + delta[6])
-    if delta[7] > 0 then redis.call('HINCRBY', KEYS[5], 'cost', delta[7]) end
+  local tokens = delta[2] + delta[3] + delta[4] + delta[5] + delta[6]
+  if ARGV[10] ~= '' then
+    local w = redis.call('HMGET', KEYS[5], 'start', 'tokens', 'cost')
+    if w[1] == ARGV[10] then
+      redis.call('HSET', KEYS[5], 'tokens', string.format('%.0f', tonumber(w[2] or '0') + tokens), 'cost', string.format('%.0f', tonumber(w[3] or '0') + delta[7]))
+    end
   end
   if delta[7] > 0 and redis.call('INCRBY', KEYS[7], delta[7]) == delta[7] then redis.call('EXPIRE', KEYS[7], ARGV[18]) end
   redis.call('HSET', KEYS[9], ARGV[15], ARGV[14], ARGV[16], ARGV[14])
-  if redis.call('HINCRBY', KEYS[12], 'requests', 1) == 1 then redis.call('EXPIRE', KEYS[12], 3600) end
-  redis.call('HINCRBY', KEYS[12], 'tokens', delta[2] + delta[3] + delta[4] + delta[5] + delta[6])
+  -- Session ledger: field -> "packed|last ms"; '~t' is when the hash's TTL was last pushed forward.
+  if ARGV[23] ~= '' then
+    local s = redis.call('HMGET', KEYS[12], ARGV[23], '~t')
+    local entry = add(s[1] and string.match(s[1], '^[^|]+')) .. '|' .. ARGV[24]
+    if not s[2] or tonumber(ARGV[24]) - tonumber(s[2]) >= tonumber(ARGV[26]) then
+      redis.call('HSET', KEYS[12], ARGV[23], entry, '~t', ARGV[24])
+      redis.call('PEXPIRE', KEYS[12], ARGV[25])
+    else
+      redis.call('HSET', KEYS[12], ARGV[23], entry)
+    end
+    local cap = tonumber(ARGV[27])
+    if not s[1] and redis.call('HLEN', KEYS[12]) > cap + 1 then
+      -- Over the cap: the least recently used entries go.
+      local kv, all = redis.call('HGETALL', KEYS[12]), {}
+      for i = 1, #kv, 2 do
+        if kv[i] ~= '~t' then all[#all + 1] = { kv[i], tonumber(string.match(kv[i + 1], '|(%d+)$') or '0') } end
+      end
+      table.sort(all, function(x, y) return x[2] < y[2] end)
+      local drop = {}
+      for i = 1, #all - cap do drop[i] = all[i][1] end
+      if #drop > 0 then redis.call('HDEL', KEYS[12], unpack(drop)) end
+    end
+  end
 end
 if ARGV[11] ~= '' then redis.call('ZREM', KEYS[6], ARGV[11]) end
 local max = tonumber(ARGV[13])

@@ -3,7 +3,8 @@ import type { Usage } from './types'
 /**
  * Usage is kept in time buckets — one Redis hash per hour, day, month, plus an all-time hash —
  * whose fields are the dimensions one request touches:
- *   `*` (everything), `k:{keyId}`, `km:{keyId}:{model}`, `a:{accountId}`, `m:{model}`
+ *   `*` (everything), `k:{keyId}`, `km:{keyId}:{model}`, `a:{accountId}`, `am:{accountId}:{model}`,
+ *   `m:{model}`, and in hour buckets `t:{MM}` (the minute, for RPM/TPM)
  * and whose values are packed counters "requests,input,output,cache5m,cache1h,cacheRead,costMicros,aborted".
  * One request then updates every dimension of a bucket with two commands (HMGET + HSET inside
  * the recordUsage script), whatever the number of counters: 8 commands for all four buckets.
@@ -69,7 +70,11 @@ export const dim = {
   key: (keyId: string) => `k:${keyId}`,
   keyModel: (keyId: string, model: string) => `km:${keyId}:${model}`,
   account: (accountId: string) => `a:${accountId}`,
+  /** Per account and model: the prompt-cache ledger prices an account's tokens model by model. */
+  accountModel: (accountId: string, model: string) => `am:${accountId}:${model}`,
   model: (model: string) => `m:${model}`,
+  /** A minute's field in its hour bucket ("2026-11-29T08:15" → `t:15`). */
+  minute: (minuteId: string) => `t:${minuteId.slice(14, 16)}`,
 } as const
 
 /** Bucket ids in UTC: minute "2026-11-29T08:15", hour "2026-11-29T08", day "2026-11-29", month "2026-11". */

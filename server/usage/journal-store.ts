@@ -12,7 +12,7 @@ let journal: UsageJournal | undefined
 export function useJournal(): UsageJournal {
   if (!journal) {
     const cfg = useConfig()
-    journal = new UsageJournal((e, retry) => timeRedis('record', () => recordUsage(useRedis(), e, retry)), {
+    journal = new UsageJournal((e, retry) => timeRedis('record', () => recordUsage(useRedis(), e, retry, cfg.stickyTtlMs)), {
       maxInMemory: cfg.usageQueueMax,
       spillFile: join(cfg.dataDir, 'usage-journal.jsonl'),
       isOutage: isStoreOutage,

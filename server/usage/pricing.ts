@@ -209,6 +209,19 @@ export class PriceTable {
     return { micros: attoToMicros(atto), known: true }
   }
 
+  /**
+   * What a model's cache tokens cost less than the same tokens as uncached input, in signed atto-USD
+   * (negative: writes that cost more than reads saved); null for a model the table does not have.
+   * Base-tier prices: counters are sums of requests, and which requests were long-context is not kept.
+   */
+  cacheSavingsAtto(model: string, c: Pick<Usage, 'cacheCreate5m' | 'cacheCreate1h' | 'cacheRead'>): bigint | null {
+    const id = this.resolve(model)
+    if (id === null) return null
+    const t = this.models.get(id)!.base
+    return tokens(c.cacheRead) * (t.input - t.cacheRead) + tokens(c.cacheCreate5m) * (t.input - t.cacheWrite5m)
+      + tokens(c.cacheCreate1h) * (t.input - t.cacheWrite1h)
+  }
+
   /** One model's listing (exact id), or null. */
   item(model: string): PriceListItem | null {
     const p = this.models.get(model)

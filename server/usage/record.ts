@@ -1,6 +1,7 @@
 import type Redis from 'ioredis'
 import { rk } from '../store/keys'
 import { BUCKET_TTL_SECONDS, bucketIds, type Counters, dim, packDelta, unpack, weekId } from './buckets'
+import { sessionArgs } from './sessions'
 import type { Usage } from './types'
 
 /** How many recent request records each key keeps. */
@@ -29,17 +30,20 @@ export interface UsageEvent {
   leaseId: string
   /** The instance that admitted it, whose in-flight hash lists it (absent in records journalled before it existed). */
   instanceId?: string
+  /** The sticky session's hash, for the per-session cache ledger (absent: none). */
+  sessionHash?: string
 }
 
 /**
  * Record a request with ONE command (the recordUsage script): hour/day/month/all-time buckets
- * for the key, key×model, account, model and global dimensions; the rate window's tokens and
+ * for the key, key×model, account, account×model, model and global dimensions (and the minute's
+ * RPM/TPM); the session's cache ledger (kept `sessionTtlMs`, 0 = none); the rate window's tokens and
  * cost; the weekly cost; the lease release; the recent-requests list; last-used stamps; its
  * in-flight entry goes (and its lost entry, when it was counted lost and lands after all). A
  * `retry` (the first attempt failed without an answer: it may have landed) first looks for the
  * request id in the key's recent list and records nothing when it is there; false then.
  */
-export async function recordUsage(redis: Redis, e: UsageEvent, retry = false): Promise<boolean> {
+export async function recordUsage(redis: Redis, e: UsageEvent, retry = false, sessionTtlMs = 0): Promise<boolean> {
   const b = bucketIds(e.at)
   const delta = e.counted ? packDelta(e.usage, e.costMicros, e.aborted) : '0'
   const recent = JSON.stringify({
@@ -49,12 +53,13 @@ export async function recordUsage(redis: Redis, e: UsageEvent, retry = false): P
   const already = await redis.recordUsage(
     rk.usageBucket('hour', b.hour), rk.usageBucket('day', b.day), rk.usageBucket('month', b.month), rk.usageTotal(),
     rk.rateWindow(e.keyId), rk.leases(e.keyId), rk.weeklyCost(weekId(e.at), e.keyId), rk.usageRecent(e.keyId),
-    rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(), rk.usageMinute(b.minute),
+    rk.lastUsed(), rk.usageKeyModels(e.keyId), rk.usageModels(), rk.usageSessions(e.keyId),
     rk.inflight(e.instanceId ?? ''), rk.usageLost(), rk.usageLostAt(),
     dim.all, dim.key(e.keyId), dim.keyModel(e.keyId, e.model), dim.account(e.accountId), dim.model(e.model),
     delta, BUCKET_TTL_SECONDS.hour, BUCKET_TTL_SECONDS.day, BUCKET_TTL_SECONDS.month,
     e.windowStart, e.leaseId, recent, RECENT_MAX, e.at.toISOString(), dim.key(e.keyId), dim.account(e.accountId),
     e.model, 15 * 86_400, retry && e.requestId ? `"id":${JSON.stringify(e.requestId)}` : '', e.requestId,
+    dim.accountModel(e.accountId, e.model), dim.minute(b.minute), ...sessionArgs(e.sessionHash, e.model, sessionTtlMs, e.at.getTime()),
   )
   return already === 0
 }

@@ -59,7 +59,7 @@ export function coveringBuckets(from: Date, to: Date, now = new Date()): string[
  * Sum many fields of one dimension kind over bucket hashes (full keys): one HMGET per bucket, so
  * the cost grows with buckets × fields read, never with the size of Redis.
  */
-async function sumFields(redis: Redis, bucketKeys: string[], fields: string[]): Promise<Counters[]> {
+export async function sumFields(redis: Redis, bucketKeys: string[], fields: string[]): Promise<Counters[]> {
   const sums = fields.map(() => zeroCounters())
   if (fields.length === 0 || bucketKeys.length === 0) return sums
   const pipe = redis.pipeline()
@@ -81,18 +81,18 @@ export async function breakdown(redis: Redis, bucketKeys: string[], ids: string[
     .sort((a, b) => b.costMicros - a.costMicros || b.requests - a.requests)
 }
 
-/** Requests and tokens per minute over the last `minutes` complete-or-current minutes. */
+/** Requests and tokens per minute over the last `minutes` complete-or-current minutes (fields of their hour buckets). */
 async function ratePerMinute(redis: Redis, minutes = 5, now = new Date()) {
   const pipe = redis.pipeline()
-  for (let i = 0; i < minutes; i++) pipe.hmget(rk.usageMinute(bucketIds(new Date(now.getTime() - i * 60_000)).minute), 'requests', 'tokens')
-  let requests = 0
-  let tokens = 0
-  for (const [, row] of (await pipe.exec()) ?? []) {
-    const [r, t] = row as (string | null)[]
-    requests += Number(r) || 0
-    tokens += Number(t) || 0
+  for (let i = 0; i < minutes; i++) {
+    const b = bucketIds(new Date(now.getTime() - i * 60_000))
+    pipe.hget(rk.usageBucket('hour', b.hour), dim.minute(b.minute))
   }
-  return { rpm: Math.round((requests / minutes) * 10) / 10, tpm: Math.round(tokens / minutes) }
+  const sum = zeroCounters()
+  for (const [, v] of (await pipe.exec()) ?? []) {
+    if (v) addPacked(sum, v as string)
+  }
+  return { rpm: Math.round((sum.requests / minutes) * 10) / 10, tpm: Math.round(totalTokens(sum) / minutes) }
 }
 
 /** Dashboard summary: today and all-time totals, keys and accounts used today, RPM/TPM. */

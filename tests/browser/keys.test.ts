@@ -11,7 +11,8 @@ interface KeyView { id: string, name: string, tags: string[], isActive: boolean,
 // one admin page: each starts where the last one left off (the key created first is used on).
 describe('web console: API keys', () => {
   const upstream = new FakeAnthropic()
-  const server = new TestServer()
+  // Sticky sessions on (test servers turn them off): the detail page lists the key's session.
+  const server = new TestServer({ STICKY_SESSION_TTL_SECONDS: '3600' })
   let browser: Browser
   let page: Page
   let errors: string[]
@@ -152,6 +153,12 @@ describe('web console: API keys', () => {
     await expect(recent.innerText()).resolves.toMatch(/claude-sonnet-4-5[\s\S]*console[\s\S]*200/)
     await expect(page.getByTestId('key-limit-state').getByTestId('limit-windowRequests').getByTestId('limit-text').innerText()).resolves.toBe('1 / 10')
     await expect(page.getByTestId('key-window').innerText()).resolves.toMatch(/requests 1 · tokens 42/)
+    // The prompt-cache ledger: the one request was a sticky session that neither wrote nor read.
+    const cache = page.getByTestId('key-usage-cache')
+    await expect(cache.getByTestId('key-cache-saved').innerText()).resolves.toBe('$0.00')
+    await expect(cache.getByTestId('cache-session-row').locator('td').allInnerTexts()).resolves.toEqual([
+      expect.stringMatching(/^\S{8}$/), expect.stringMatching(/^claude-sonnet-4-5/), '1', '0', '0', '0', '0%', '$0.00', expect.any(String),
+    ])
     await snap(page, 'keys-detail-light')
   })
 

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import {
   allTokens, bucketLabel, bucketStart, formatAgo, formatAmount, formatCount, formatCountdown, formatDateTime, formatDay, formatDuration,
-  formatLogTime, formatMetric, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
+  formatLogTime, formatMetric, formatPercent, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
 } from '../../utils/format'
+
+describe('percent (the cache hit rate)', () => {
+  it.each([
+    [null, 'en', '—'], // no prompt tokens: no rate
+    [0, 'en', '0%'],
+    [1, 'en', '100%'],
+    [6000 / 9300, 'en', '64.5%'],
+    [0.25, 'zh-CN', '25%'],
+  ] as const)('formatPercent(%s, %s) = %s', (ratio, locale, text) => {
+    expect(formatPercent(ratio, locale)).toBe(text)
+  })
+})
 
 describe('money', () => {
   it.each([

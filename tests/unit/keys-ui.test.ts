@@ -108,9 +108,10 @@ describe('keys UI helpers', () => {
   })
 
   it('lists every limit that is on with its live use; an ended window counts nothing', () => {
+    const NO_CACHE = { reads: 0, writes5m: 0, writes1h: 0, uncachedInput: 0, hitRate: null, savedMicros: 0, savedUsd: 0 }
     const now = Date.parse('2026-11-20T10:30:00Z')
     const usage: Pick<KeyUsageDetail, 'usage' | 'state'> = {
-      usage: { total: { ...counters({ requests: 9, inputTokens: 400, outputTokens: 100, cost: 12.5 }), models: {} }, daily: [{ date: '2026-11-20', ...counters({ cost: 2.25 }), models: {} }] },
+      usage: { total: { ...counters({ requests: 9, inputTokens: 400, outputTokens: 100, cost: 12.5 }), models: {} }, daily: [{ date: '2026-11-20', ...counters({ cost: 2.25 }), models: {} }], cache: NO_CACHE },
       state: { window: { startedAt: '2026-11-20T10:00:00Z', resetsAt: '2026-11-20T11:00:00Z', requests: 7, tokens: 300, cost: 0.5 }, concurrency: { inUse: 1, limit: 3 }, weeklyCost: 4 },
     }
     const bars = keyLimitBars(KEY, usage, now)

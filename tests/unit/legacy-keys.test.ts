@@ -212,4 +212,11 @@ describe('an imported key in the rest of the key code', () => {
     expect(await countLegacyHashes(redis)).toBe(1)
     expect(await redis.exists(rk.apiKey(a.id), rk.apiKeyHash(''))).toBe(0)
   })
+
+  it('delete removes the key\'s prompt-cache session ledger too', async () => {
+    const { id } = await importKey('with sessions')
+    await redis.hset(rk.usageSessions(id), 'somehash|claude-sonnet-4-5', '1')
+    await deleteApiKey(redis, id)
+    expect(await redis.exists(rk.usageSessions(id))).toBe(0)
+  })
 })

@@ -1,6 +1,8 @@
 import { KeyUsageQuerySchema } from '../../../../admin/usage-schemas'
 import { readLimitState } from '../../../../keys/admission'
+import { withCacheLedger } from '../../../../usage/ledger'
 import { readKeyUsage, readRecent } from '../../../../usage/record'
+import { readSessionLedgers } from '../../../../usage/sessions'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
@@ -9,6 +11,11 @@ export default defineEventHandler(async (event) => {
   const key = await apiKeys.get(id)
   if (!key) throw createError({ statusCode: 404, message: `API key ${id} not found.` })
   const redis = useRedis()
-  const [usage, recent, state] = await Promise.all([readKeyUsage(redis, id, q.days), readRecent(redis, id, q.recent), readLimitState(redis, key)])
-  return { id, usage, recent, state }
+  const table = await pricing.table()
+  const { stickyTtlMs } = useConfig()
+  const [usage, recent, state, sessions] = await Promise.all([
+    readKeyUsage(redis, id, q.days), readRecent(redis, id, q.recent), readLimitState(redis, key),
+    readSessionLedgers(redis, id, stickyTtlMs, table),
+  ])
+  return { id, usage: withCacheLedger(usage, table), recent, state, sessions, sessionTtlMinutes: Math.round(stickyTtlMs / 60_000) }
 })
