@@ -95,6 +95,8 @@ export function createScheduling(platform: store.Platform) {
       }
       return roster.pick(exclude, undefined, paced)
     },
+    /** The account a conversation is bound to (null: none, or sticky sessions are off). */
+    boundAccount: async (session: SessionRef): Promise<string | null> => (useConfig().stickyTtlMs ? useSticky().get(session) : null),
     /** Bind a conversation to the account that served it (moves with failover). */
     bindSession(session: SessionRef | null, accountId: string) {
       if (session && useConfig().stickyTtlMs) useSticky().bind(session, accountId)

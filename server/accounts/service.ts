@@ -82,6 +82,7 @@ export function createAccountService(platform: store.Platform) {
     unavailable: (...a: Parameters<typeof scheduling.unavailable>) => roster().unavailable(...a),
     all: () => roster().all(),
     bindSession: scheduling.bindSession,
+    boundAccount: scheduling.boundAccount,
     recordAttempt: scheduling.recordAttempt,
     /** Keep the 5-hour session window an answer reported (written only when it changed). */
     noteWindow(account: store.Account, w: SessionWindow | null) {

@@ -93,6 +93,10 @@ const EnvSchema = z.object({
   // Window-aware scheduling of subscription accounts (docs/subscription-headroom.md).
   ACCOUNT_SCHEDULING: z.enum(['headroom', 'lru'], { error: 'must be headroom (pace accounts by their subscription windows) or lru (least recently used)' }).default('headroom'),
   ACCOUNT_HEADROOM_LIMIT: z.coerce.number().min(0.5).max(1).default(0.95),
+  // Cache-aware failover: a conversation with a cached prefix of at least CACHE_WAIT_MIN_TOKENS waits
+  // up to CACHE_WAIT_MAX_SECONDS for its account's limit to lift instead of rebuilding the cache elsewhere (0 = never).
+  CACHE_WAIT_MAX_SECONDS: z.coerce.number().min(0).max(60).default(5),
+  CACHE_WAIT_MIN_TOKENS: int(8192, 1),
   OAUTH_REFRESH_INTERVAL_SECONDS: int(60, 0),
   // Subscription headroom (docs/subscription-headroom.md): Anthropic's OAuth usage endpoint, polled this often (0 = off).
   CLAUDE_USAGE_URL: z.string().url().refine(u => /^https?:\/\//.test(u), 'must be an http(s) URL').optional(),
@@ -215,6 +219,8 @@ function parseConfig(env: Record<string, string | undefined>) {
     stickyTtlMs: e.STICKY_SESSION_TTL_SECONDS * 1000,
     /** How the pool picks among equally eligible accounts, and the window share at which a subscription account leaves it. */
     scheduling: { mode: e.ACCOUNT_SCHEDULING, headroomLimit: e.ACCOUNT_HEADROOM_LIMIT },
+    /** When a sticky conversation waits for its rate-limited account rather than moving (cache-aware failover). */
+    cacheWait: { maxMs: Math.round(e.CACHE_WAIT_MAX_SECONDS * 1000), minTokens: e.CACHE_WAIT_MIN_TOKENS },
     pools: {
       warm: e.POOL_WARM_CONNECTIONS,
       max: Math.max(e.POOL_MAX_CONNECTIONS, e.POOL_WARM_CONNECTIONS),

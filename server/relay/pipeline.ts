@@ -139,7 +139,7 @@ async function relayOne<R, A extends ForwardAccount, T extends UsageTap, P exten
     if (!parsed.record) await releaseAdmission(key, admission)
     logRequest({
       ...served, requestId, platform: adapter.platform, route: parsed.route, keyId: key.id, model: served.model ?? parsed.model,
-      stream: parsed.stream, attempts: result.attempts, ttfbMs: result.ttfbMs, connectionWaitMs: result.connectionWaitMs, costMicros,
+      stream: parsed.stream, attempts: result.attempts, ttfbMs: result.ttfbMs, connectionWaitMs: result.connectionWaitMs, costMicros, waitChoice: result.waitChoice,
     })
   }
   if (result.error) throw result.error

@@ -215,6 +215,8 @@ export interface RequestLogLine {
   usage: Usage | null
   costMicros: number | null
   outcome: Outcome
+  /** Cache-aware failover's choice for this request, when it had one to make. */
+  waitChoice?: 'wait' | 'move'
 }
 
 /** One line per relayed request. */
@@ -227,6 +229,6 @@ export function logRequest(l: RequestLogLine): void {
     reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: isModelName(l.model) ? l.model : 'other', stream: l.stream,
     status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, connWaitMs: Math.round(l.connectionWaitMs), durationMs,
     tokens: u ? { input: u.inputTokens, output: u.outputTokens, cacheCreate: u.cacheCreate5m + u.cacheCreate1h, cacheRead: u.cacheRead } : null,
-    costMicros: l.costMicros, aborted: l.outcome !== 'done',
+    costMicros: l.costMicros, aborted: l.outcome !== 'done', ...(l.waitChoice ? { cacheChoice: l.waitChoice } : {}),
   }, 'request')
 }

@@ -53,6 +53,12 @@ export interface Forwarding<A extends ForwardAccount, T extends Tap> {
   stateFrom: (account: A, status: number, headers: Dispatcher.ResponseData['headers'], body: Buffer) => Promise<AccountStateRecord | null>
   /** An upstream answer read into a buffer (an error passed through), as the client gets it: its headers from an allow-list, a translating protocol's body in the client's shape. */
   buffered: (status: number, headers: Dispatcher.ResponseData['headers'], body: Buffer) => LocalAnswer
+  /**
+   * Before failing over from an account an answer put into a state (a 429 …): wait `ms` and try the
+   * same account again (once), or move on. Null: no choice to make (the answer is not about a
+   * conversation worth keeping on its account). The choice goes into the request's log line.
+   */
+  waitFor?: (account: A, status: number, headers: Dispatcher.ResponseData['headers'], state: AccountStateRecord) => Promise<WaitChoice | null>
   /** Seen on every answer that came back (rate-limit windows, sticky sessions). */
   answered?: (account: A, status: number, headers: Dispatcher.ResponseData['headers']) => void
   /** Relay an answer that is not about the account; returns how it ended and the usage tap. */
@@ -60,6 +66,9 @@ export interface Forwarding<A extends ForwardAccount, T extends Tap> {
   /** Errors in the client's protocol. */
   fail: Fail
 }
+
+/** Wait for an account's limit to lift and try it again, or move to another account. */
+export type WaitChoice = { choice: 'wait', ms: number } | { choice: 'move' }
 
 /** How forwarding ended (the pipeline records and logs it). */
 export interface Forwarded<A, T> {
@@ -75,6 +84,23 @@ export interface Forwarded<A, T> {
   connectionWaitMs: number
   /** The error to answer in the client's protocol when no account could serve (thrown by the pipeline after recording). */
   error: Error | null
+  /** What `waitFor` chose for this request (absent: it had no choice to make). */
+  waitChoice?: WaitChoice['choice']
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (the client left). */
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      resolve(ok)
+    }
+    const onAbort = () => done(false)
+    const timer = setTimeout(() => done(true), ms)
+    signal.addEventListener('abort', onAbort)
+  })
 }
 
 /** Send a buffered answer (headers with its length); the request is done. */
@@ -115,6 +141,7 @@ export async function forwardWithFailover<A extends ForwardAccount, T extends Ta
   let account: A | null = first
   let last: LocalAnswer | Error | null = null
   let refreshedAfter401 = false
+  let waited = false
   const next = async (failed: LocalAnswer | Error) => {
     last = failed
     account = await p.pick(tried)
@@ -187,8 +214,18 @@ export async function forwardWithFailover<A extends ForwardAccount, T extends Ta
       const buffered = p.buffered(up.statusCode, up.headers, body)
       const state = await p.stateFrom(a, up.statusCode, up.headers, body)
       if (!state) return sendBuffered(buffered)
-      useLogger().warn({ accountId: a.id, state: state.state, status: up.statusCode }, 'account marked, trying another account')
       await p.accounts.setState(a.id, state)
+      const wait = waited ? null : await p.waitFor?.(a, up.statusCode, up.headers, state)
+      if (wait) r.waitChoice = wait.choice
+      if (wait?.choice === 'wait') {
+        // The account stays marked for other requests; this one waits for the reset and tries it again.
+        waited = true
+        useLogger().info({ accountId: a.id, waitMs: wait.ms, status: up.statusCode }, 'waiting for the account\'s limit to lift instead of moving the conversation')
+        if (!await sleepUnlessAborted(wait.ms, ac.signal)) return r
+        tried.delete(a.id)
+        continue
+      }
+      useLogger().warn({ accountId: a.id, state: state.state, status: up.statusCode }, 'account marked, trying another account')
       r.outcome = 'failed'
       await next(buffered)
       continue

@@ -4,6 +4,7 @@ import { type ClaudeAccount, claudeAccounts } from '../../accounts'
 import type { SessionRef } from '../../accounts/sticky'
 import { anthropicStateFromResponse, windowFromHeaders } from './account-state'
 import { claudeClientExclusion, isClaudeCode } from './clients'
+import { cacheWaiter, clientDeadline } from './cache-wait'
 import { headroomFromHeaders } from './headroom'
 import { useConfig } from '../../config'
 import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
@@ -36,12 +37,14 @@ export interface RelayOptions {
 
 /**
  * How a Claude account's answers are judged and remembered, whichever protocol the client spoke
- * (the OpenAI adapter relays into Claude accounts too).
+ * (the OpenAI adapter relays into Claude accounts too). `deadline`: the client's own (ms), which a
+ * cache-aware wait never passes.
  */
-export function claudeJudging(session: SessionRef | null): Pick<Forwarding<ClaudeAccount, Tap>, 'accountStatuses' | 'stateFrom' | 'answered'> {
+export function claudeJudging(session: SessionRef | null, deadline: number | null = null): Pick<Forwarding<ClaudeAccount, Tap>, 'accountStatuses' | 'stateFrom' | 'answered' | 'waitFor'> {
   const cfg = useConfig()
   return {
     accountStatuses: ACCOUNT_STATUSES,
+    waitFor: cacheWaiter(session, deadline),
     // A 401/403 may be about this request alone (a header or body a key holder chose): the
     // account leaves the pool for good only when a request of the relay's own is refused too.
     stateFrom: async (account, status, headers, body) => {
@@ -92,7 +95,7 @@ const anthropic: ProtocolAdapter<AnthropicRoute, ClaudeAccount, AnthropicUsageTa
         url: upstreamUrl(baseUrl(account, cfg.claude.apiUrl), route.path, req.url), method: 'POST',
         headers: upstreamHeaders(req, account, raw.length), body: raw,
       }),
-      ...claudeJudging(session),
+      ...claudeJudging(session, clientDeadline(req, Date.now())),
       buffered: (status, headers, body) => ({ status, headers: clientHeaders(headers, false), body }),
       deliver: async (up, res, d) => {
         const sse = String(up.headers['content-type'] ?? '').startsWith('text/event-stream')

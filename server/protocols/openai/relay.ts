@@ -12,6 +12,7 @@ import { isModelName, MODEL_NAME_RULE } from '../../relay/model-name'
 import { type Delivery, type Forwarding, type LocalAnswer, sendAnswer } from '../../upstream/forward'
 import { SSE_HEADERS } from '../../upstream/headers'
 import { type Outcome, pump, readBounded } from '../../upstream/stream'
+import { clientDeadline } from '../anthropic/cache-wait'
 import { claudeClientExclusion } from '../anthropic/clients'
 import { claudeJudging } from '../anthropic/relay'
 import { accountAuthHeaders, baseUrl, upstreamUrl } from '../anthropic/request'
@@ -108,7 +109,7 @@ async function deliverTranslated(up: Dispatcher.ResponseData<unknown>, res: Serv
 }
 
 /** Into a Claude account: the Messages API with the account's credentials, nothing of the client's headers but what the translation says. */
-function claudeForwarding({ parsed, session }: RequestContext<OpenAIRoute, OpenAIRequest>, pick: (tried: ReadonlySet<string>) => Promise<Account | null>): Forwarding<Account, UsageTap> {
+function claudeForwarding({ req, parsed, session }: RequestContext<OpenAIRoute, OpenAIRequest>, pick: (tried: ReadonlySet<string>) => Promise<Account | null>): Forwarding<Account, UsageTap> {
   const cfg = useConfig()
   const body = Buffer.from(JSON.stringify(parsed.upstream.body))
   return {
@@ -122,7 +123,7 @@ function claudeForwarding({ parsed, session }: RequestContext<OpenAIRoute, OpenA
         'content-length': String(body.length), ...accountAuthHeaders(account),
       },
     }),
-    ...claudeJudging(session),
+    ...claudeJudging(session, clientDeadline(req, Date.now())),
     buffered: (status, headers, b) => errorAnswer(claudeErrorToOpenAI(status, b), headers),
     deliver: (up, res, d) => deliverTranslated(up, res, d, parsed, FROM_CLAUDE),
   }
