@@ -1,3 +1,4 @@
+import type { PoolHeadroom } from '~~/server/accounts/pool-headroom'
 import type { Counters } from '~~/server/usage/buckets'
 import type { CacheRow } from '~~/server/usage/cache-stats'
 import type { LostEntry } from '~~/server/usage/lost'
@@ -21,6 +22,8 @@ export interface DashboardSummary {
   keys: { total: number }
   /** Requests admitted by an instance that died before recording them: how many, and the newest few. */
   lost: { total: number, entries: (LostEntry & { keyName?: string })[] }
+  /** The subscriptions' remaining 5-hour windows (issue 17 §6). */
+  poolHeadroom: PoolHeadroom
   accounts: { total: number, active: number, byState: Record<AccountState, number>, byPlatform: { claude: number, gemini: number } }
 }
 

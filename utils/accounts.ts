@@ -111,13 +111,38 @@ export function tokenExpiryInfo(oauth: AccountView['oauth'], now = Date.now()): 
   return { at, remainingMs: at - now, expired: at <= now }
 }
 
-/** Subscription headroom as short percentages for the table (`5h 37%`, `7d 13%`); empty when none was reported. */
-export function headroomSummary(h: AccountView['headroom']): { window: '5h' | '7d', percent: number }[] {
+/** The limit windows a subscription reports, in the order the table shows them. */
+export const HEADROOM_WINDOWS = ['fiveHour', 'sevenDay', 'sevenDayOpus', 'sevenDaySonnet'] as const
+export type HeadroomWindowKey = typeof HEADROOM_WINDOWS[number]
+
+/** One window's bar: `ok` below 80 % used, `warn` to 95 %, `over` from 95 % or when Anthropic rejects it. */
+export interface HeadroomBar {
+  key: HeadroomWindowKey
+  /** Share used, 0–1, as the bar fills (0 once the window has started over). */
+  used: number
+  level: 'ok' | 'warn' | 'over'
+  /** When the window resets (ms); null when not reported. */
+  resetAt: number | null
+  /** Past its reset: the reported figures are the previous window's. */
+  reset: boolean
+}
+
+/**
+ * Subscription headroom as bars for the table at `now`: every window with a reported utilisation
+ * (or a rejection); empty when none was reported.
+ */
+export function headroomBars(h: AccountView['headroom'], now = Date.now()): HeadroomBar[] {
   if (!h) return []
-  const out: { window: '5h' | '7d', percent: number }[] = []
-  if (h.fiveHour.utilization !== null) out.push({ window: '5h', percent: Math.round(h.fiveHour.utilization * 100) })
-  if (h.sevenDay.utilization !== null) out.push({ window: '7d', percent: Math.round(h.sevenDay.utilization * 100) })
-  return out
+  return HEADROOM_WINDOWS.flatMap((key) => {
+    const w = h[key]
+    const rejected = w?.status === 'rejected'
+    if (!w || (w.utilization === null && !rejected)) return []
+    const resetAt = w.resetAt ? Date.parse(w.resetAt) : Number.NaN
+    const reset = resetAt <= now
+    const used = reset ? 0 : Math.min(1, Math.max(0, w.utilization ?? 1))
+    const level = reset ? 'ok' : rejected || used >= 0.95 ? 'over' : used >= 0.8 ? 'warn' : 'ok'
+    return [{ key, used, level, resetAt: Number.isNaN(resetAt) ? null : resetAt, reset }]
+  })
 }
 
 /** The earliest future end among states (ms), to reload when a state runs out. */

@@ -141,12 +141,15 @@ export function formatDay(date: string, locale = 'en'): string {
   return new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', weekday: 'short', timeZone: 'UTC' }).format(new Date(`${date}T00:00:00Z`))
 }
 
-/** "3 minutes ago", "in 2 days" in the locale's words. */
-export function formatAgo(iso: string, locale = 'en', now = Date.now()): string {
+/**
+ * "3 minutes ago", "in 2 days" in the locale's words. `minUnit` 'minute' never counts seconds
+ * ("this minute"), for a text that should not change every second.
+ */
+export function formatAgo(iso: string, locale = 'en', now = Date.now(), minUnit: 'second' | 'minute' = 'second'): string {
   const s = Math.round((Date.parse(iso) - now) / 1000)
   const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' })
   const abs = Math.abs(s)
-  if (abs < 60) return rtf.format(s, 'second')
+  if (abs < 60 && minUnit === 'second') return rtf.format(s, 'second')
   if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute')
   if (abs < 86_400) return rtf.format(Math.round(s / 3600), 'hour')
   return rtf.format(Math.round(s / 86_400), 'day')
@@ -182,6 +185,20 @@ export function formatRemaining(ms: number, unit: DurationFormatter = plainUnits
   if (h) return `${unit('h', String(h))} ${unit('m', pad2(m))}`
   if (m) return `${unit('m', String(m))} ${unit('s', pad2(s % 60))}`
   return unit('s', String(s))
+}
+
+/**
+ * A remaining time to the minute, for countdowns that tick once a minute: "2d 3h", "2h 05m",
+ * "14m". Rounded up, so the last seconds read "1m", never "0m"; null once the time has passed.
+ */
+export function formatMinutesLeft(ms: number, unit: DurationFormatter = plainUnits): string | null {
+  if (!(ms > 0)) return null
+  const m = Math.ceil(ms / 60_000)
+  const d = Math.floor(m / 1440)
+  const h = Math.floor((m % 1440) / 60)
+  if (d) return `${unit('d', String(d))} ${unit('h', String(h))}`
+  if (h) return `${unit('h', String(h))} ${unit('m', pad2(m % 60))}`
+  return unit('m', String(m))
 }
 
 /** A ratio as a percentage with one decimal: 0.6452 → "64.5%"; null (nothing to divide) → "—". */

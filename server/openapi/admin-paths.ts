@@ -74,7 +74,7 @@ export const adminPaths: ZodOpenApiPathsObject = {
   },
   ...accountPaths('claude', ClaudeAccountCreateSchema, ClaudeAccountUpdateSchema, ExchangeCodeSchema),
   ...accountPaths('gemini', GeminiAccountCreateSchema, GeminiAccountUpdateSchema, GeminiExchangeCodeSchema),
-  '/api/admin/dashboard': { get: op(usage, { summary: 'Today and all-time usage, RPM/TPM, keys, accounts by state, newest lost requests', ok: open('{ usage, keys, lost, accounts }') }) },
+  '/api/admin/dashboard': { get: op(usage, { summary: 'Today and all-time usage, RPM/TPM, keys, accounts by state, newest lost requests, the subscriptions\' 5-hour pool headroom', ok: open('{ usage, keys, lost, poolHeadroom, accounts }') }) },
   '/api/admin/usage/trend': { get: op(usage, { summary: 'Hourly or daily series of all usage, or of one key, account or model', query: TrendQuerySchema, ok: open('{ granularity, dimension, id, series }') }) },
   '/api/admin/usage/breakdown': { get: op(usage, { summary: 'Usage per key, account or model over a range', query: BreakdownQuerySchema, ok: open('{ by, from, to, items }') }) },
   '/api/admin/usage/cache': { get: op(usage, { summary: 'The prompt-cache ledger per account or model: reads, 5m/1h writes, uncached input, hit rate, USD saved (all time without `from`)', query: CacheQuerySchema, ok: open('{ by, items }') }) },

@@ -284,6 +284,63 @@ describe('accounts screen', () => {
     expect((await row('imported-ui').getByTestId('token-expiry').textContent())?.trim()).toMatch(/^in (3h 00m|2h 59m)$/)
   })
 
+  it('shows a subscription\'s headroom (meters, reset countdowns, when it was seen) and the dashboard\'s pool headroom, in both languages', async () => {
+    const [max] = (await accounts('claude')).filter(a => a.name === 'max-ui')
+    const now = Date.now()
+    const at = (ms: number) => new Date(now + ms).toISOString()
+    // Resets a few seconds short of whole minutes: the page's clock ticks once a second, so it may lag this one.
+    const win = (utilization: number, resetInMs: number) => ({ utilization, resetAt: at(resetInMs - 5000), status: null })
+    // As the usage endpoint would have left it (docs/redis-layout.md); imported-ui never reported any.
+    await server.redis.hset('account_headroom', `claude:${max!.id}`, JSON.stringify({
+      fiveHour: win(0.42, 134 * 60_000), sevenDay: win(0.83, 3 * 86_400_000), sevenDayOpus: win(0.97, 3 * 86_400_000), sevenDaySonnet: null,
+      status: 'allowed', resetAt: null, representativeClaim: 'five_hour', fallbackPercentage: null, seenAt: at(-3 * 60_000), source: 'usage-endpoint',
+    }))
+    // An admin no-op update makes the server reload its accounts (the dashboard reads that copy).
+    expect((await server.admin('PUT', `/api/admin/claude-accounts/${max!.id}`, { priority: max!.priority })).status).toBe(200)
+    await page.reload() // in the light theme again
+    const meters = row('max-ui').getByTestId('headroom-meter')
+    await expect.poll(() => meters.count()).toBe(3)
+    const read = () => meters.evaluateAll(els => els.map(e => [e.getAttribute('aria-label'), e.getAttribute('aria-valuenow'), e.getAttribute('aria-valuemin'),
+      e.getAttribute('aria-valuemax'), e.getAttribute('aria-valuetext'), e.closest('[data-level]')?.getAttribute('data-level')]))
+    expect(await read()).toEqual([
+      ['5-hour limit', '42', '0', '100', '42% used', 'ok'],
+      ['7-day limit', '83', '0', '100', '83% used', 'warn'],
+      ['7-day Opus limit', '97', '0', '100', '97% used', 'over'],
+    ])
+    const texts = (id: string) => row('max-ui').getByTestId(id).allTextContents().then(a => a.map(x => x.trim()))
+    expect(await texts('headroom-reset')).toEqual(['resets in 2h 14m', 'resets in 3d 0h'])
+    expect(await texts('headroom-seen')).toEqual(['seen 3 minutes ago'])
+    expect(await row('max-ui').getByTestId('headroom-seen').getAttribute('title')).toMatch(/^From the OAuth usage endpoint, /)
+    expect(await row('imported-ui').getByTestId('account-headroom').count()).toBe(0)
+    expect(await row('console-ui').getByTestId('account-headroom').count()).toBe(0)
+    await snap(page, 'headroom-accounts-light')
+
+    // max-ui has 58 % of its window left, imported-ui (never reported) a whole one.
+    await page.goto('/web')
+    const card = page.getByTestId('card-pool-headroom')
+    const value = card.locator('[data-role="value"]')
+    await expect.poll(() => value.textContent().then(x => x?.trim())).toBe('1.6 of 2')
+    expect(await value.getAttribute('data-left')).toBe('1.58')
+    expect((await card.locator('[data-role="next-reset"]').textContent())?.trim()).toBe('next reset in 2h 14m')
+    expect(await card.locator('[data-role="assumed"]').getAttribute('data-assumed')).toBe('1')
+    await snap(page, 'headroom-dashboard-light')
+
+    await page.evaluate(() => localStorage.setItem('crs-theme', 'dark'))
+    await page.reload()
+    await page.getByTestId('locale').selectOption('zh-CN')
+    await expect.poll(() => value.textContent().then(x => x?.trim())).toBe('1.6 / 2')
+    expect((await card.locator('[data-role="next-reset"]').textContent())?.trim()).toBe('最早 2小时 14分 后重置')
+    await snap(page, 'headroom-dashboard-dark-zh')
+    await page.goto('/web/accounts')
+    await expect.poll(() => meters.count()).toBe(3)
+    expect((await read())[0]).toEqual(['5 小时额度', '42', '0', '100', '已用 42%', 'ok'])
+    expect(await texts('headroom-reset')).toEqual(['2小时 14分 后重置', '3天 0小时 后重置'])
+    expect(await texts('headroom-seen')).toEqual(['3分钟前更新'])
+    await snap(page, 'headroom-accounts-dark-zh')
+    await page.getByTestId('locale').selectOption('en')
+    await page.evaluate(() => localStorage.setItem('crs-theme', 'light'))
+  })
+
   it('deletes an account only after confirmation', async () => {
     await row('max-ui').getByTestId('action-delete').click()
     const confirm = page.getByTestId('confirm-dialog')

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { formErrors } from '../../utils/api-errors'
 import { formatRemaining } from '../../utils/format'
 import {
-  accountKindOf, checkCommonForm, headroomSummary, setupTokenFields, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
+  accountKindOf, checkCommonForm, headroomBars, setupTokenFields, checkProxyForm, emptyProxyForm, importFields, nextStateEnd,
   parseCredentialsJson, poolSummary, type ProxyForm, proxyFormFromUrl, proxyHostOf, proxyUrlFromForm, servesOthersOnSubscription, stateInfo,
   todayUtcRange, tokenExpiryInfo,
 } from '../../utils/accounts'
@@ -129,13 +129,23 @@ describe('setup tokens and headroom', () => {
     expect(setupTokenFields(form)).toEqual(body)
   })
 
-  const w = (utilization: number | null) => ({ utilization, resetAt: null, status: null })
+  const NOW = Date.UTC(2026, 5, 1, 12)
+  const inMin = (m: number) => new Date(NOW + m * 60_000).toISOString()
+  const w = (utilization: number | null, resetAt: string | null = inMin(60), status: string | null = null) => ({ utilization, resetAt, status })
+  const headroom = (windows: Record<string, ReturnType<typeof w> | null>) => ({ fiveHour: w(null), sevenDay: w(null), sevenDayOpus: null, sevenDaySonnet: null, ...windows })
+  const bar = (key: string, used: number, level: string, resetAt: number | null = NOW + 3_600_000, reset = false) => ({ key, used, level, resetAt, reset })
   it.each([
     ['none reported', null, []],
-    ['both windows, rounded', { fiveHour: w(0.374), sevenDay: w(0.125) }, [{ window: '5h', percent: 37 }, { window: '7d', percent: 13 }]],
-    ['the 7-day window only', { fiveHour: w(null), sevenDay: w(1) }, [{ window: '7d', percent: 100 }]],
-  ] as const)('headroom summary: %s', (_, h, expected) => {
-    expect(headroomSummary(h as Parameters<typeof headroomSummary>[0])).toEqual(expected)
+    ['both windows: normal below 80 %, amber from 80 %', headroom({ fiveHour: w(0.374), sevenDay: w(0.8) }), [bar('fiveHour', 0.374, 'ok'), bar('sevenDay', 0.8, 'warn')]],
+    ['red from 95 %', headroom({ fiveHour: w(0.949), sevenDay: w(0.95) }), [bar('fiveHour', 0.949, 'warn'), bar('sevenDay', 0.95, 'over')]],
+    ['the 7-day window only', headroom({ sevenDay: w(1) }), [bar('sevenDay', 1, 'over')]],
+    ['rejected: red at any share; without a share, full', headroom({ fiveHour: w(0.5, inMin(60), 'rejected'), sevenDay: w(null, inMin(60), 'rejected') }), [bar('fiveHour', 0.5, 'over'), bar('sevenDay', 1, 'over')]],
+    ['past its reset: empty and marked', headroom({ fiveHour: w(0.97, inMin(-1), 'rejected') }), [bar('fiveHour', 0, 'ok', NOW - 60_000, true)]],
+    ['no reset reported', headroom({ fiveHour: w(0.2, null) }), [bar('fiveHour', 0.2, 'ok', null)]],
+    ['Opus and Sonnet weekly shares when present', headroom({ sevenDay: w(0.3), sevenDayOpus: w(0.9), sevenDaySonnet: w(null) }), [bar('sevenDay', 0.3, 'ok'), bar('sevenDayOpus', 0.9, 'warn')]],
+    ['an overrun is a full bar', headroom({ fiveHour: w(1.3) }), [bar('fiveHour', 1, 'over')]],
+  ] as const)('headroom bars: %s', (_, h, expected) => {
+    expect(headroomBars(h as Parameters<typeof headroomBars>[0], NOW)).toEqual(expected)
   })
 })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   allTokens, bucketLabel, bucketStart, formatAgo, formatAmount, formatCount, formatCountdown, formatDateTime, formatDay, formatDuration,
-  formatLogTime, formatMetric, formatPercent, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
+  formatLogTime, formatMetric, formatMinutesLeft, formatPercent, formatPrice, formatTokens, formatUsd, limitProgress, rangeQuery, usdFromMicros,
 } from '../../utils/format'
 
 describe('percent (the cache hit rate)', () => {
@@ -130,7 +130,33 @@ describe('durations', () => {
     expect(formatAgo(new Date(now + offset).toISOString(), 'en', now)).toBe(text)
   })
 
+  it.each([
+    [-20_000, 'en', 'this minute'],
+    [-40_000, 'en', '1 minute ago'],
+    [-3 * 60_000, 'en', '3 minutes ago'],
+    [-3 * 60_000, 'zh-CN', '3分钟前'],
+    [-2 * 3_600_000, 'en', '2 hours ago'],
+  ])('formatAgo(now %+d ms, %s, minutes at least) = %s', (offset, locale, text) => {
+    const now = Date.parse('2026-11-29T12:00:00Z')
+    expect(formatAgo(new Date(now + offset).toISOString(), locale, now, 'minute')).toBe(text)
+  })
+
+  it.each([
+    [0, null], // passed: the caller says "reset"
+    [-60_000, null],
+    [1, '1m'], // rounded up: the last seconds still count a minute
+    [60_000, '1m'],
+    [60_001, '2m'],
+    [(2 * 60 + 14) * 60_000, '2h 14m'],
+    [(2 * 60 + 5) * 60_000 - 30_000, '2h 05m'],
+    [3_600_000, '1h 00m'],
+    [(26 * 60 + 59) * 60_000 + 1, '1d 3h'],
+  ])('formatMinutesLeft(%d ms) = %s', (ms, text) => {
+    expect(formatMinutesLeft(ms)).toBe(text)
+  })
+
   it('takes unit names (the UI passes translated ones)', () => {
+    expect(formatMinutesLeft(134 * 60_000, (u, n) => `${n} ${{ d: '天', h: '小时', m: '分钟', s: '秒' }[u]}`)).toBe('2 小时 14 分钟')
     expect(formatDuration(93_784, { d: '天', h: '小时', m: '分', s: '秒' })).toBe('1天 2小时')
   })
 })
