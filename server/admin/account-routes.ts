@@ -6,6 +6,7 @@ import { useConfig } from '../config'
 import { exchangeCode, generateAuthUrl } from '../oauth'
 import type { ProviderId } from '../oauth/providers'
 import { useRedis } from '../store/redis'
+import { claudeAccountInput, geminiAccountInput } from './account-input'
 import { asHttpError } from './http-errors'
 import {
   ClaudeAccountCreateSchema, ClaudeAccountUpdateSchema, ExchangeCodeSchema, GeminiAccountCreateSchema, GeminiAccountUpdateSchema,
@@ -26,10 +27,6 @@ interface Spec<C extends z.ZodType, U extends z.ZodType, E extends z.ZodType> {
   fromCreate: (body: z.output<C>) => AccountInput
   fromUpdate: (body: z.output<U>) => Partial<AccountInput>
 }
-
-/** Imported tokens as an account's OAuth fields (no access token: refreshed before first use). */
-const imported = (b: { accessToken?: string, refreshToken: string, expiresAt?: number, scopes?: string[] }) =>
-  oauthFromTokens({ accessToken: b.accessToken ?? '', refreshToken: b.refreshToken, expiresAt: b.accessToken ? (b.expiresAt ?? 0) : 0, scopes: b.scopes ?? [] })
 
 /**
  * The admin routes of one platform's accounts (list, get, create, update, delete, reset-state,
@@ -119,25 +116,13 @@ function accountRoutes<C extends z.ZodType, U extends z.ZodType, E extends z.Zod
 export const claudeAccountRoutes = accountRoutes({
   service: claudeAccounts, label: 'Claude', provider: 'claude',
   create: ClaudeAccountCreateSchema, update: ClaudeAccountUpdateSchema, exchange: ExchangeCodeSchema,
-  fromCreate: (b) => {
-    if (b.type === 'console') return b
-    const common = { name: b.name, description: b.description, priority: b.priority, isActive: b.isActive, accountType: b.accountType, proxy: b.proxy, clients: b.clients, apiUrl: b.apiUrl }
-    // A setup token is used as is until it expires (no refresh token: never refreshed).
-    return b.type === 'setup-token'
-      ? { ...common, type: 'setup-token', oauth: oauthFromTokens({ accessToken: b.accessToken, refreshToken: '', expiresAt: b.expiresAt ?? 0, scopes: ['user:inference'] }) }
-      : { ...common, type: 'oauth', oauth: imported(b) }
-  },
+  fromCreate: claudeAccountInput,
   fromUpdate: b => b,
 })
 
 export const geminiAccountRoutes = accountRoutes({
   service: geminiAccounts, label: 'Gemini', provider: 'google',
   create: GeminiAccountCreateSchema, update: GeminiAccountUpdateSchema, exchange: GeminiExchangeCodeSchema,
-  fromCreate: (b) => {
-    const common = { name: b.name, description: b.description, priority: b.priority, isActive: b.isActive, accountType: b.accountType, proxy: b.proxy }
-    return b.type === 'api-key'
-      ? { ...common, type: 'api-key', apiKey: b.apiKey, apiUrl: b.baseUrl ?? '' }
-      : { ...common, type: 'oauth', projectId: b.projectId ?? null, oauth: imported(b) }
-  },
+  fromCreate: geminiAccountInput,
   fromUpdate: ({ baseUrl, ...rest }) => ({ ...rest, ...(baseUrl !== undefined ? { apiUrl: baseUrl } : {}) }),
 })

@@ -61,3 +61,10 @@ export async function newPassword(given: string | undefined, input: Input, echo:
   if (pw.length > 1000) throw new UsageError('the password must be at most 1000 characters', usage)
   return pw
 }
+
+/** A secret (a token): asked once on a terminal without echo, else the first line of stdin — never from the command line. */
+export async function secretInput(input: Input, echo: NodeJS.WritableStream, prompt: string, usage: string): Promise<string> {
+  const value = (input.isTTY ? await readHidden(input, prompt, echo) : await readFirstLine(input)).trim()
+  if (!value) throw new UsageError('no token: type it at the prompt, or pipe it on stdin', usage)
+  return value
+}

@@ -118,6 +118,27 @@ describe.concurrent('npm run cli', { timeout: 90_000 }, () => {
     expect(await pollUntil(async () => [...s.published], m => m.length > 0, 2000)).toEqual([`claude_account_state:${claude.id}`])
   })
 
+  it('accounts add-setup-token: the token from stdin (never argv), stored encrypted as a setup-token account; bad input is refused', async () => {
+    const s = await sandbox()
+    const token = 'sk-ant-oat01-cli-setup-token-5f3a'
+    const added = await s.run('cli.ts', ['accounts', 'add-setup-token', '--name', 'max-cli', '--expires-at', '2027-12-01T00:00:00Z', '--json'], { input: `${token}\n` })
+    expect(added.code, added.stderr).toBe(0)
+    expect(added.stdout).not.toContain(token)
+    const view = JSON.parse(added.stdout) as { id: string, type: string, clients: string, oauth: { expiresAt: string } }
+    expect(view).toMatchObject({ type: 'setup-token', clients: 'claude-code', oauth: { expiresAt: '2027-12-01T00:00:00.000Z' } })
+    const stored = await getAccount(s.redis, s.secrets.ENCRYPTION_KEY!, 'claude', view.id)
+    expect(stored!.oauth).toMatchObject({ accessToken: token, refreshToken: '' })
+    expect(JSON.stringify(await s.redis.hgetall(`claude_account:${view.id}`))).not.toContain(token)
+    expect(await pollUntil(async () => [...s.published], m => m.length > 0, 2000)).toContain(`claude_account:${view.id}`)
+
+    const empty = await s.run('cli.ts', ['accounts', 'add-setup-token', '--name', 'no-token'], { input: '' })
+    expect(empty.code).toBe(2)
+    expect(empty.stderr).toContain('no token')
+    const noName = await s.run('cli.ts', ['accounts', 'add-setup-token'], { input: `${token}\n` })
+    expect(noName.code).toBe(2)
+    expect(noName.stderr).toMatch(/name/)
+  })
+
   it('accounts refresh: a new OAuth token now, through the token endpoint; a console account is refused', async () => {
     const s = await sandbox()
     const tokens = await new FakeOAuthServer().start()

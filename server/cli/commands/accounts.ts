@@ -5,7 +5,10 @@ import { type Account, getAccount, listAccounts, type Platform, toAccountView } 
 import { DecryptError } from '../../crypto'
 import { accountWrites } from '../../accounts/writes'
 import { rk } from '../../store/keys'
+import { claudeAccountInput } from '../../admin/account-input'
+import { ClaudeAccountCreateSchema } from '../../admin/schemas'
 import { CliError, UsageError } from '../args'
+import { secretInput } from '../prompt'
 import { type Command, helpText } from '../command'
 import type { CliContext } from '../context'
 import { type Output, table } from '../output'
@@ -86,6 +89,17 @@ async function loadOAuthAccount(redis: Redis, encKey: string, ref: AccountRef): 
 const stateText = (r: AccountRow) => (!r.isActive ? 'disabled' : r.status.state)
 const paintState = (out: Output, s: string) => out.paint(s === 'active' ? 'green' : s === 'disabled' ? 'dim' : s === 'undecryptable' || s === 'error' || s === 'blocked' ? 'red' : 'yellow', s)
 
+const addSetupTokenUsage = helpText(
+  'accounts add-setup-token --name NAME [--expires-at DATE] [--proxy URL]',
+  'Add a Claude subscription (Pro/Max) account from the long-lived token `claude setup-token` prints. The token is asked for on a terminal (not echoed) or read from the first line of stdin — never from the command line, where the process list would show it. It is never refreshed: add a new one before it expires.',
+  [
+    ['--name NAME', 'the account\'s name'],
+    ['--expires-at DATE', 'when the token expires (ISO date; about a year after `claude setup-token`), so the console warns 14 days ahead'],
+    ['--proxy URL', 'socks5://user:pass@host:port or http://host:port, as for any account'],
+  ],
+  ['claude setup-token   # on a machine with a browser; copy the token', 'npm run cli -- accounts add-setup-token --name max-1 --expires-at 2027-12-01 < token.txt'],
+)
+
 export const commands: Command[] = [
   {
     name: 'accounts list',
@@ -105,6 +119,26 @@ export const commands: Command[] = [
         : table(['ID', 'PLATFORM', 'TYPE', 'NAME', 'STATE', 'PROXY'], rows.map(r => [
             r.id, r.platform, r.type, r.name, paintState(ctx.out, stateText(r)), r.proxy ?? '-',
           ])))
+    },
+  },
+  {
+    name: 'accounts add-setup-token',
+    summary: 'add a Claude subscription from the token `claude setup-token` prints',
+    usage: addSetupTokenUsage,
+    options: { 'name': { type: 'string' }, 'expires-at': { type: 'string' }, 'proxy': { type: 'string' } },
+    async run(ctx, values) {
+      const accessToken = await secretInput(ctx.stdin, ctx.out.streams.stderr, 'Setup token: ', this.usage)
+      // The admin API's own validation, so the CLI accepts exactly what the API does.
+      const parsed = ClaudeAccountCreateSchema.safeParse({
+        type: 'setup-token', name: values.name, accessToken,
+        ...(values['expires-at'] !== undefined ? { expiresAt: values['expires-at'] } : {}),
+        ...(values.proxy !== undefined ? { proxy: values.proxy } : {}),
+      })
+      if (!parsed.success) throw new UsageError(parsed.error.issues.map(i => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '), this.usage)
+      const redis = await ctx.redis()
+      const account = await writesFor(ctx, redis, 'claude').create(claudeAccountInput(parsed.data))
+      const view = toAccountView(account)
+      ctx.out.result(view, () => `Added Claude setup-token account "${account.name}" (${account.id})${view.oauth?.expiresAt ? `; the token expires at ${view.oauth.expiresAt}` : '; its expiry is unknown (pass --expires-at to be warned ahead of it)'}`)
     },
   },
   {
