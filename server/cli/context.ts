@@ -36,7 +36,11 @@ function loadConfig(): Config {
  */
 async function connectRedis(cfg: Config): Promise<Redis> {
   const opts = { ...redisOptions(cfg.redis), enableAutoPipelining: false, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null }
-  const redis = defineScripts(cfg.redis.url && !cfg.redis.sentinels ? new Redis(cfg.redis.url, opts) : new Redis(opts))
+  return connectOrFail(defineScripts(cfg.redis.url && !cfg.redis.sentinels ? new Redis(cfg.redis.url, opts) : new Redis(opts)), `Redis at ${cfg.redis.describe}`)
+}
+
+/** Connect a lazy client and PING it, or fail with a CliError naming `where` and the cause. */
+export async function connectOrFail(redis: Redis, where: string): Promise<Redis> {
   // Errors surface through the rejected commands; without a listener ioredis prints them too.
   // The event carries the cause (ECONNREFUSED, auth); connect() itself only says the connection closed.
   let cause: Error | undefined
@@ -47,7 +51,7 @@ async function connectRedis(cfg: Config): Promise<Redis> {
   }
   catch (err) {
     redis.disconnect()
-    throw new CliError(`cannot reach Redis at ${cfg.redis.describe}: ${(cause ?? err as Error).message}`)
+    throw new CliError(`cannot reach ${where}: ${(cause ?? err as Error).message}`)
   }
   return redis
 }

@@ -246,15 +246,15 @@ function parseConfig(env: Record<string, string | undefined>) {
   })
 }
 
-/** A URL safe to print: any password replaced. */
-function redactUrl(raw: string): string {
+/** A URL safe to print: any password replaced (`unparseable` when it is no URL). */
+export function redactUrl(raw: string, unparseable = 'unparseable URL'): string {
   try {
     const u = new URL(raw)
     if (u.password) u.password = '***'
     return u.toString()
   }
   catch {
-    return 'unparseable URL'
+    return unparseable
   }
 }
 

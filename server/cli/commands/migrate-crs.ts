@@ -1,38 +1,17 @@
 import Redis from 'ioredis'
 import { applyCrsImport, type CrsPlan, planCrsImport } from '../../migrate/crs/migrate'
 import { crsSource } from '../../migrate/crs/source'
+import { redactUrl } from '../../config'
 import { CliError, UsageError } from '../args'
 import { type Command, helpText } from '../command'
-import type { CliContext } from '../context'
+import { type CliContext, connectOrFail } from '../context'
 import { count } from '../output'
-
-/** The CRS Redis URL without its password, for messages. */
-function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw)
-    if (u.password) u.password = '***'
-    return u.toString()
-  }
-  catch {
-    return 'the given --redis URL'
-  }
-}
 
 /** A client on the CRS Redis that fails at once instead of retrying (a wrong URL ends the command). */
 async function connectCrs(url: string): Promise<Redis> {
   if (!/^rediss?:\/\//.test(url)) throw new UsageError('--redis must be a redis:// or rediss:// URL', migrateCrsCommand.usage)
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null, enableAutoPipelining: false })
-  let cause: Error | undefined
-  redis.on('error', (err: Error) => cause = err)
-  try {
-    await redis.connect()
-    await redis.ping()
-  }
-  catch (err) {
-    redis.disconnect()
-    throw new CliError(`cannot reach the claude-relay-service Redis at ${redactUrl(url)}: ${(cause ?? err as Error).message}`)
-  }
-  return redis
+  return connectOrFail(redis, `the claude-relay-service Redis at ${redactUrl(url, 'the given --redis URL')}`)
 }
 
 function offsetOption(raw: unknown): number {
