@@ -58,7 +58,7 @@ async function readUsage(redis: Redis): Promise<UsageEntry[]> {
 }
 
 /**
- * Everything that lasts: API keys, accounts of both platforms with their states, admins, price
+ * Everything that lasts: API keys (and the CRS hashes of imported keys not used yet), accounts of both platforms with their states, admins, price
  * overrides, last-used stamps and usage. Not exported: sessions, locks, rate windows, leases,
  * sticky bindings, pending OAuth authorizations (all short-lived). With `decrypt`, account
  * secrets are written as plaintext (fails when one does not decrypt with the current key).
@@ -94,6 +94,20 @@ export async function exportData(redis: Redis, secrets: Secrets, opts: { decrypt
       accounts.push({ platform, id, record, state: states[`${platform}:${id}`] ?? null, window: windows[`${platform}:${id}`] ?? null })
     })
   }
+  const legacySecret = await redis.get(rk.legacySecret())
+  let legacyKeys: DataFile['legacyKeys'] = null
+  if (legacySecret) {
+    let secret = legacySecret
+    if (opts.decrypt) {
+      try {
+        secret = decryptSecret(legacySecret, secrets.encryptionKey)
+      }
+      catch {
+        undecryptable.push('the claude-relay-service secret of imported keys')
+      }
+    }
+    legacyKeys = { secret, hashes: await redis.hgetall(rk.legacyKeyHashes()) }
+  }
   if (undecryptable.length) throw new CliError(`cannot decrypt with the current ENCRYPTION_KEY: ${undecryptable.join(', ')} (see npm run check:integrity; export without --decrypt to keep them as stored)`)
 
   const adminIds = (await idsUnder(redis, rk.admin(''))).filter(id => !id.includes(':'))
@@ -110,5 +124,6 @@ export async function exportData(redis: Redis, secrets: Secrets, opts: { decrypt
     pricingOverrides: await redis.hgetall(rk.pricingOverride()),
     lastUsed: await redis.hgetall(rk.lastUsed()),
     usage: await readUsage(redis),
+    legacyKeys,
   }
 }

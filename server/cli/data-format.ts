@@ -38,6 +38,11 @@ export const DataFileSchema = z.object({
   pricingOverrides: hash,
   lastUsed: hash,
   usage: z.array(UsageEntrySchema),
+  /**
+   * Keys imported from claude-relay-service and not used here yet: their CRS hashes and the CRS
+   * secret (as stored, or plaintext with --decrypt). Absent in files from before the CRS import.
+   */
+  legacyKeys: z.object({ secret: z.string(), hashes: hash }).nullable().optional(),
 })
 
 export type DataFile = z.infer<typeof DataFileSchema>

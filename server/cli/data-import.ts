@@ -34,7 +34,24 @@ function sealAccount(record: Record<string, string>, current: Record<string, str
   return out
 }
 
-const hasEncrypted = (file: DataFile) => file.accounts.some(a => ENCRYPTED_ACCOUNT_FIELDS.some(f => a.record[f]))
+const hasEncrypted = (file: DataFile) => !!file.legacyKeys || file.accounts.some(a => ENCRYPTED_ACCOUNT_FIELDS.some(f => a.record[f]))
+
+/** The CRS secret and hashes of imported keys not used yet (their records came with the keys). */
+async function writeLegacyKeys(redis: Redis, file: DataFile, encKey: string): Promise<boolean> {
+  const l = file.legacyKeys
+  if (!l) return false
+  const stored = await redis.get(rk.legacySecret())
+  let same = false
+  try {
+    same = !!stored && decryptSecret(stored, encKey) === (file.secrets === 'plaintext' ? l.secret : decryptSecret(l.secret, encKey))
+  }
+  catch { /* stored with another key: replace it */ }
+  const tx = redis.multi()
+  if (!same) tx.set(rk.legacySecret(), file.secrets === 'plaintext' ? encryptSecret(l.secret, encKey) : l.secret)
+  if (Object.keys(l.hashes).length) tx.hset(rk.legacyKeyHashes(), l.hashes)
+  await tx.exec()
+  return true
+}
 
 /** Replace API key records, their hash pointers (dropping the pointer of a hash they no longer have), index and search entries. */
 async function writeKeys(redis: Redis, keys: DataFile['apiKeys'], now: number): Promise<void> {
@@ -126,7 +143,9 @@ export async function importData(redis: Redis, file: DataFile, secrets: Secrets,
   if (overrides) await redis.hset(rk.pricingOverride(), file.pricingOverrides)
   if (Object.keys(file.lastUsed).length) await redis.hset(rk.lastUsed(), file.lastUsed)
   const usage = await writeUsage(redis, file, now)
+  const legacy = await writeLegacyKeys(redis, file, secrets.encryptionKey)
   const invalidate = [
+    ...(legacy ? [invalidation.legacySecret()] : []),
     ...file.apiKeys.map(k => invalidation.apiKey(k.id)), ...file.accounts.map(a => invalidation.account(a.platform, a.id)), ...(overrides ? [invalidation.pricing()] : []),
   ]
   const accounts = { claude: file.accounts.filter(a => a.platform === 'claude').length, gemini: file.accounts.filter(a => a.platform === 'gemini').length }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { getAccount } from '../../server/accounts/store'
+import { crsKeyHash, saveLegacySecret } from '../../server/keys/legacy'
 import { decryptSecret, encryptSecret } from '../../server/crypto'
 import { rk } from '../../server/store/keys'
 import { pollUntil } from '../helpers/client'
@@ -108,6 +109,29 @@ describe.concurrent('data tools', { timeout: 90_000 }, () => {
     const refused = await s.run('data.ts', ['import', '--in', future])
     expect(refused.code).toBe(1)
     expect(refused.stderr).toContain('format version 2; this tool reads version 1')
+  })
+
+  it('keys imported from claude-relay-service and not used yet survive a backup: the legacy hashes and the CRS secret come back (re-encrypted under another ENCRYPTION_KEY)', async () => {
+    const s = sandbox()
+    const { keys } = await seedDataset(s.redis, s.secrets)
+    const crsSecret = 'crs-secret-for-backup-7c1e'
+    await saveLegacySecret(s.redis, s.encKey, crsSecret)
+    await s.redis.hset(rk.legacyKeyHashes(), crsKeyHash('cr_unused-imported-key', crsSecret), keys[0]!.record.id)
+    const before = await snapshot(s.redis, s.prefix)
+    const sealed = join(dir, 'legacy-sealed.json')
+    const plain = join(dir, 'legacy-plain.json')
+    expect((await s.run('data.ts', ['export', '--out', sealed])).code).toBe(0)
+    expect((await s.run('data.ts', ['export', '--out', plain, '--decrypt'])).code).toBe(0)
+    expect(readFileSync(sealed, 'utf8')).not.toContain(crsSecret)
+
+    await wipe(s.redis, s.prefix)
+    expect((await s.run('data.ts', ['import', '--in', sealed])).code).toBe(0)
+    expect(await snapshot(s.redis, s.prefix)).toEqual(before)
+
+    const t = sandbox() // another installation
+    expect((await t.run('data.ts', ['import', '--in', plain])).code).toBe(0)
+    expect(await t.redis.hgetall(rk.legacyKeyHashes())).toEqual(await s.redis.hgetall(rk.legacyKeyHashes()))
+    expect(decryptSecret((await t.redis.get(rk.legacySecret()))!, t.encKey)).toBe(crsSecret)
   })
 
   it('--decrypt exports plaintext secrets (with a warning); an import under another ENCRYPTION_KEY encrypts them with that key', async () => {
