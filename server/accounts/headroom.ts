@@ -72,14 +72,22 @@ export function mergeHeadroom(prev: Headroom | null | undefined, next: Headroom)
 /** Utilisations closer than this are the same for storage: each answer moves them a little. */
 const UTILIZATION_STEP = 0.01
 
+const closeWindow = (a: HeadroomWindow | null, b: HeadroomWindow | null): boolean => {
+  if (!a || !b) return a === b
+  const step = (u: number | null) => (u === null ? null : Math.round(u / UTILIZATION_STEP))
+  return a.status === b.status && a.resetAt === b.resetAt && step(a.utilization) === step(b.utilization)
+}
+
 /**
  * True when `b` says nothing worth a Redis write over `a`: the same statuses, resets and claim,
- * and every utilisation within a point. (The in-process copy keeps the exact figures.)
+ * and every utilisation within a point. (The in-process copy keeps the exact figures.) Runs on
+ * every answer of a subscription account: field by field, no serialising.
  */
 export function closeHeadroom(a: Headroom | null | undefined, b: Headroom): boolean {
-  if (!a) return false
-  const round = (h: Headroom) => JSON.stringify({ ...h, seenAt: '', source: '' }, (k, v) => (k === 'utilization' && typeof v === 'number' ? Math.round(v / UTILIZATION_STEP) : v))
-  return round(a) === round(b)
+  return !!a && a.status === b.status && a.resetAt === b.resetAt && a.representativeClaim === b.representativeClaim
+    && a.fallbackPercentage === b.fallbackPercentage
+    && closeWindow(a.fiveHour, b.fiveHour) && closeWindow(a.sevenDay, b.sevenDay)
+    && closeWindow(a.sevenDayOpus, b.sevenDayOpus) && closeWindow(a.sevenDaySonnet, b.sevenDaySonnet)
 }
 
 /**

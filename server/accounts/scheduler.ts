@@ -29,29 +29,37 @@ const PACE_TIE = 0.9
  * Marks the chosen account used at `now`. Returns null when no account can serve.
  */
 export function pickAccount<T extends Schedulable>(accounts: readonly T[], lastUsed: Map<string, number>, now = Date.now(), exclude?: ReadonlySet<string>, opts: PickOptions<T> = {}): T | null {
-  const eligible = accounts.filter(a => a.isActive && a.accountType !== 'dedicated' && isAvailable(a.state, now) && !exclude?.has(a.id))
-  if (eligible.length === 0) return null
-  const roomy = opts.nearLimit ? eligible.filter(a => !opts.nearLimit!(a)) : eligible
-  const pool = roomy.length ? roomy : eligible
-  const top = Math.min(...pool.map(a => a.priority))
-  let tier = pool.filter(a => a.priority === top)
-  if (opts.pace && tier.length > 1) {
-    const paces = tier.map(a => opts.pace!(a))
-    const floor = Math.max(...paces) * PACE_TIE
-    tier = tier.filter((_, i) => paces[i]! >= floor)
+  // A few passes over the (short) list instead of filtered copies: this runs for every request.
+  const { pace, nearLimit } = opts
+  const eligible = (a: T) => a.isActive && a.accountType !== 'dedicated' && isAvailable(a.state, now) && !exclude?.has(a.id)
+  let newest = 0
+  let roomy = false
+  for (const a of accounts) {
+    if (!eligible(a)) continue
+    newest = Math.max(newest, lastUsed.get(a.id) ?? 0)
+    if (!nearLimit?.(a)) roomy = true
   }
-  let best = tier[0]!
-  let bestUsed = lastUsed.get(best.id) ?? 0
-  for (const a of tier) {
+  // Accounts near a limit only when every eligible one is.
+  const inPool = (a: T) => eligible(a) && (!roomy || !nearLimit?.(a))
+  let top = Number.POSITIVE_INFINITY
+  for (const a of accounts) if (a.priority < top && inPool(a)) top = a.priority
+  if (top === Number.POSITIVE_INFINITY) return null
+  let floor = Number.NEGATIVE_INFINITY
+  if (pace) {
+    for (const a of accounts) if (a.priority === top && inPool(a)) floor = Math.max(floor, pace(a) * PACE_TIE)
+  }
+  let best: T | null = null
+  let bestUsed = 0
+  for (const a of accounts) {
+    if (a.priority !== top || !inPool(a) || (pace && pace(a) < floor)) continue
     const used = lastUsed.get(a.id) ?? 0
-    if (used < bestUsed || (used === bestUsed && a.id < best.id)) {
+    if (!best || used < bestUsed || (used === bestUsed && a.id < best.id)) {
       best = a
       bestUsed = used
     }
   }
   // Stamps strictly increase, so picks within one millisecond still rotate.
-  const newest = Math.max(0, ...eligible.map(a => lastUsed.get(a.id) ?? 0))
-  lastUsed.set(best.id, Math.max(now, newest + 1))
+  lastUsed.set(best!.id, Math.max(now, newest + 1))
   return best
 }
 

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Dispatcher, request } from 'undici'
 import { type AccountStateRecord, stateFromFailure } from '../accounts/state'
 import { useConfig } from '../config'
@@ -86,21 +87,6 @@ export interface Forwarded<A, T> {
   error: Error | null
   /** What `waitFor` chose for this request (absent: it had no choice to make). */
   waitChoice?: WaitChoice['choice']
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts (the client left). */
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false)
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-      resolve(ok)
-    }
-    const onAbort = () => done(false)
-    const timer = setTimeout(() => done(true), ms)
-    signal.addEventListener('abort', onAbort)
-  })
 }
 
 /** Send a buffered answer (headers with its length); the request is done. */
@@ -221,7 +207,12 @@ export async function forwardWithFailover<A extends ForwardAccount, T extends Ta
         // The account stays marked for other requests; this one waits for the reset and tries it again.
         waited = true
         useLogger().info({ accountId: a.id, waitMs: wait.ms, status: up.statusCode }, 'waiting for the account\'s limit to lift instead of moving the conversation')
-        if (!await sleepUnlessAborted(wait.ms, ac.signal)) return r
+        try {
+          await sleep(wait.ms, undefined, { signal: ac.signal })
+        }
+        catch {
+          return r // the client left while waiting
+        }
         tried.delete(a.id)
         continue
       }
