@@ -5,7 +5,8 @@
 //
 // Env: BENCH_SECONDS (measured seconds per scenario, default 5), BENCH_WARMUP_SECONDS (1),
 // BENCH_CONCURRENCY ("1,32"), BENCH_BODY_KB (extra prompt text, default 0), BENCH_DELTAS (SSE
-// deltas per answer, default 3), BENCH_PROFILE=1 (relay runs with --cpu-prof into bench/results),
+// deltas per answer, default 3), BENCH_PROFILE=1 (relay runs with --cpu-prof into bench/results), BENCH_MODES ("non-stream,stream")
+// and BENCH_TARGETS ("relay,limited,socks5"; direct always runs) to run a subset,
 // BENCH_PREWARM_SECONDS (unmeasured load on every target and mode before the first scenario, so
 // the first scenario does not pay for JIT warm-up; default 4), BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_STRICT=1 (exit 1 when a target fails).
 import { execFileSync } from 'node:child_process'
@@ -22,11 +23,19 @@ const env = process.env
 const SECONDS = Number(env.BENCH_SECONDS ?? 5)
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 1)
 const CONCURRENCIES = (env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number).filter(n => n > 0)
-const MODES: Mode[] = ['non-stream', 'stream']
-const TARGETS: Target[] = ['direct', 'relay', 'limited', 'socks5']
+const MODES = pick<Mode>(env.BENCH_MODES, ['non-stream', 'stream'])
+// direct always runs: every relay figure is a ratio against it.
+const TARGETS = pick<Target>(env.BENCH_TARGETS, ['direct', 'relay', 'limited', 'socks5'], 'direct')
 const PROFILE = env.BENCH_PROFILE === '1'
 const PREWARM_SECONDS = Number(env.BENCH_PREWARM_SECONDS ?? 4)
 const MB = 1024 * 1024
+
+/** A comma list from the environment, kept to the known values (all of them when unset). */
+function pick<T extends string>(list: string | undefined, all: T[], always?: T): T[] {
+  if (!list) return all
+  const wanted = new Set(list.split(',').map(s => s.trim()))
+  return all.filter(v => v === always || wanted.has(v))
+}
 
 if (!(SECONDS > 0) || !(WARMUP_SECONDS >= 0) || CONCURRENCIES.length === 0) {
   console.error('bench: BENCH_SECONDS must be > 0, BENCH_WARMUP_SECONDS ≥ 0, BENCH_CONCURRENCY a list like 1,32')
