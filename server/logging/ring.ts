@@ -5,33 +5,37 @@ export const levelNumber = (name: string | undefined) => LEVELS[name ?? ''] ?? 0
 
 /**
  * The last `size` log lines in memory for the admin's live view, and listeners for the stream.
- * A pino destination: every written line (already redacted) is parsed once.
+ * A pino destination: lines (already redacted) are kept as written and parsed only when someone
+ * reads them — the live view is rare, a line per request is not.
  */
 export class LogRing {
-  private readonly lines: LogLine[] = []
+  private readonly lines: string[] = []
+  /** Where the next line goes once the ring is full (the oldest line's slot). */
+  private next = 0
   private readonly listeners = new Set<(l: LogLine) => void>()
 
   constructor(private readonly size = 1000) {}
 
   write(raw: string): boolean {
-    let line: LogLine
-    try {
-      line = JSON.parse(raw) as LogLine
+    if (this.lines.length < this.size) this.lines.push(raw)
+    else {
+      this.lines[this.next] = raw
+      this.next = (this.next + 1) % this.size
     }
-    catch {
-      return true
+    if (this.listeners.size) {
+      const line = parse(raw)
+      if (line) for (const l of this.listeners) l(line)
     }
-    this.lines.push(line)
-    if (this.lines.length > this.size) this.lines.shift()
-    for (const l of this.listeners) l(line)
     return true
   }
 
   /** The newest `limit` lines at or above `minLevel`, oldest first. */
   recent(limit: number, minLevel = 0): LogLine[] {
     const out: LogLine[] = []
-    for (let i = this.lines.length - 1; i >= 0 && out.length < limit; i--) {
-      if (this.lines[i]!.level >= minLevel) out.push(this.lines[i]!)
+    const n = this.lines.length
+    for (let i = n - 1; i >= 0 && out.length < limit; i--) {
+      const line = parse(this.lines[(this.next + i) % n]!)
+      if (line && line.level >= minLevel) out.push(line)
     }
     return out.reverse()
   }
@@ -39,5 +43,14 @@ export class LogRing {
   subscribe(fn: (l: LogLine) => void): () => void {
     this.listeners.add(fn)
     return () => this.listeners.delete(fn)
+  }
+}
+
+function parse(raw: string): LogLine | null {
+  try {
+    return JSON.parse(raw) as LogLine
+  }
+  catch {
+    return null
   }
 }

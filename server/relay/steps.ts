@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { apiKeys, keyRejection, type ApiKeyRecord } from '../keys'
 import { type Admission, admit, admitLease, hasLimits, isDenial, releaseLease } from '../keys/admission'
 import { extractApiKey } from '../keys/extract'
-import { useLogger } from '../logging'
+import { useLogger, useRequestLogger } from '../logging'
 import { activeRelays, observeRequest, timeRedis } from '../metrics'
 import { useConfig } from '../config'
 import { storeReady, useRedis } from '../store/redis'
@@ -225,7 +225,7 @@ export function logRequest(l: RequestLogLine): void {
   const durationMs = Date.now() - l.startedAt.getTime()
   // Metric labels only from a bounded set: priced models, else `other`.
   observeRequest({ ...l, model: pricing.knownNow(l.model) ? l.model : 'other', durationMs, aborted: l.outcome !== 'done' })
-  useLogger().info({
+  useRequestLogger().info({
     reqId: l.requestId, platform: l.platform, route: l.route, keyId: l.keyId, accountId: l.accountId, model: isModelName(l.model) ? l.model : 'other', stream: l.stream,
     status: l.status, attempts: l.attempts, ttfbMs: l.ttfbMs, connWaitMs: Math.round(l.connectionWaitMs), durationMs,
     tokens: u ? { input: u.inputTokens, output: u.outputTokens, cacheCreate: u.cacheCreate5m + u.cacheCreate1h, cacheRead: u.cacheRead } : null,
