@@ -16,6 +16,12 @@ const header = (h: Headers, name: string): string | undefined => {
   return (Array.isArray(v) ? v[0] : v)?.trim()
 }
 
+/** Any unified header at all? (Most answers of API-key accounts carry none: nothing else to read.) */
+function hasUnified(h: Headers): boolean {
+  for (const name in h) if (name.startsWith(PREFIX)) return true
+  return false
+}
+
 const oneOf = <T extends string>(values: readonly T[], v: string | undefined): T | null => (values.includes(v as T) ? v as T : null)
 
 /** A decimal number within [min, max] (no hex, exponents or blanks, which Number() would take). */
@@ -50,6 +56,7 @@ const nullIfEmpty = (w: HeadroomWindow): HeadroomWindow | null => (w.utilization
  * null when it carries none of them (a Console API-key account, a fake upstream).
  */
 export function headroomFromHeaders(h: Headers, now = Date.now()): Headroom | null {
+  if (!hasUnified(h)) return null
   const r: Headroom = {
     fiveHour: headerWindow(h, '5h', now),
     sevenDay: headerWindow(h, '7d', now),
