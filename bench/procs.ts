@@ -156,6 +156,17 @@ export function startSocks5(delayMs = 0): Promise<{ child: Child, url: string }>
   return startScript(delayMs ? `socks5 +${delayMs} ms` : 'socks5', 'bench/socks5.ts', 'SOCKS_URL', { BENCH_SOCKS_DELAY_MS: String(delayMs) })
 }
 
+/** BENCH_RELAY_ENV 'A=1,B=2' → { A: '1', B: '2' }: variables added to the relay's environment. */
+export function benchRelayEnv(spec = process.env.BENCH_RELAY_ENV ?? ''): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of spec.split(',').map(s => s.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=')
+    if (eq < 1) throw new Error(`BENCH_RELAY_ENV must be NAME=value pairs separated by commas (got "${pair}")`)
+    out[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return out
+}
+
 export const ADMIN = { username: 'bench-admin', password: randomBytes(12).toString('hex') }
 
 /**

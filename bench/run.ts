@@ -8,14 +8,14 @@
 // deltas per answer, default 3), BENCH_PROFILE=1 (relay runs with --cpu-prof into bench/results), BENCH_MODES ("non-stream,stream")
 // and BENCH_TARGETS ("relay,limited,socks5"; direct always runs) to run a subset,
 // BENCH_PREWARM_SECONDS (unmeasured load on every target and mode before the first scenario, so
-// the first scenario does not pay for JIT warm-up; default 4), BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_STRICT=1 (exit 1 when a target fails).
+// the first scenario does not pay for JIT warm-up; default 4), BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_RELAY_ENV ("A=1,B=2": added to the relay's environment), BENCH_STRICT=1 (exit 1 when a target fails).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { runLoad } from './load'
-import { type Child, ensureBuild, killAllSync, provision, startRedis, startRelay, startSocks5, startUpstream, stopAll } from './procs'
+import { benchRelayEnv, type Child, ensureBuild, killAllSync, provision, startRedis, startRelay, startSocks5, startUpstream, stopAll } from './procs'
 import { type Mode, type ScenarioResult, type Target, checkTargets, commandMix, find, table, targetsTable } from './report'
 import { RssSampler, type Snapshot, procRssBytes, redisDelta, snapshot } from './stats'
 
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   const redis = await startRedis()
   const upstream = await startUpstream()
   const socks = await startSocks5()
-  const relay = await startRelay(redis.url, PROFILE)
+  const relay = await startRelay(redis.url, PROFILE, { env: benchRelayEnv() })
   const { apiKey, limitedKey, socksKey } = await provision(relay.url, upstream.url, socks.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
   const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, apiKey, limitedKey, socksKey: socksKey!, monitor }

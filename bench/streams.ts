@@ -36,7 +36,7 @@ import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { TEST_TLS } from '../tests/fixtures/anthropic-upstream'
-import { type Child, adminApi, pinCpus, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
+import { adminApi, benchRelayEnv, type Child, pinCpus, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
 import { runSoak, soakTable } from './soak'
 import { type BurstResult, type Target, clientPool, runBurst } from './stream-load'
 import { QueueSampler, RssSampler, listenDrops, percentile, procCpuMs, recordedRequests, relayPoolTotals } from './stats'
@@ -84,13 +84,12 @@ function caEnv(): Record<string, string> {
 
 /** BENCH_RELAY_ENV 'A=1,B=2' → { A: '1', B: '2' }. */
 function relayEnv(): Record<string, string> {
-  const out: Record<string, string> = caEnv()
-  for (const pair of (env.BENCH_RELAY_ENV ?? '').split(',').map(s => s.trim()).filter(Boolean)) {
-    const eq = pair.indexOf('=')
-    if (eq < 1) fail(`BENCH_RELAY_ENV must be NAME=value pairs separated by commas (got "${pair}")`)
-    out[pair.slice(0, eq)] = pair.slice(eq + 1)
+  try {
+    return { ...caEnv(), ...benchRelayEnv() }
   }
-  return out
+  catch (err) {
+    fail((err as Error).message)
+  }
 }
 
 /** Every socket is a file descriptor: the relay holds N client sockets plus its upstream ones, the upstream N direct ones. */
