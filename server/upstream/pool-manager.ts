@@ -156,7 +156,7 @@ export class PoolManager {
   state() {
     return {
       manager: {
-        pools: this.entries.size, warmConnections: this.opts.warm, maxConnections: this.opts.max,
+        pools: this.entries.size, warmConnections: this.opts.warm, maxConnections: this.opts.max, http2: this.opts.http2 ? 'auto' as const : 'off' as const,
         idleSeconds: this.opts.idleMs / 1000, maxAgeMinutes: this.opts.maxAgeMs / 60_000, reconnectMaxSeconds: this.opts.backoffMaxMs / 1000,
         lastCheckAt: this.lastCheckAt, lastSampleAt: this.lastSampleAt, uptime: Math.round((Date.now() - this.startedAt) / 1000),
       },
