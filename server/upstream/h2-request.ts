@@ -235,7 +235,10 @@ export class H2Request {
   }
 
   private readonly onEnd = () => {
-    if (this.done) return
+    // node:http2 also ends the readable side of a stream its session took down (a connection
+    // reset or closed): such a stream is destroyed already, and its 'close' fails the request.
+    // A stream that received its END_STREAM ends before it is destroyed.
+    if (this.done || !this.stream || this.stream.destroyed || this.stream.rstCode) return
     this.settle()
     this.h.onComplete?.(this.trailers ? rawResponseHeaders(this.trailers) as unknown as string[] : [])
   }

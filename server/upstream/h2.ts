@@ -13,6 +13,8 @@ export const H2_MAX_STREAMS = 100
  * what a paused stream (a slow client) holds.
  */
 const SESSION_WINDOW = 8 * 1024 * 1024
+/** A session whose upstream sends no SETTINGS (its first frame) within this long is given up. */
+const SETTINGS_TIMEOUT_MS = 10_000
 
 /** What an H2Origin needs of the OriginPool it serves. */
 export interface H2Host {
@@ -32,15 +34,22 @@ class Session implements StreamSession {
   readonly h2: ClientHttp2Session
   active = 0
   draining = false
+  /** The upstream's SETTINGS came: how many streams it allows is known (streams sent before could be refused). */
+  settled = false
   lastActive = Date.now()
   readonly openedAt = Date.now()
 
   constructor(socket: Socket, origin: string, owner: H2Origin) {
     this.h2 = connect(origin, { createConnection: () => socket, settings: { enablePush: false } })
     this.h2.once('connect', () => this.h2.setLocalWindowSize(SESSION_WINDOW))
+    const silent = setTimeout(() => this.h2.destroy(new Error('the upstream sent no HTTP/2 SETTINGS')), SETTINGS_TIMEOUT_MS).unref()
+    this.h2.on('remoteSettings', () => {
+      clearTimeout(silent)
+      this.settled = true
+      owner.drain()
+    })
     // node:http2 lets the streams a graceful GOAWAY allows finish, then closes the session.
     this.h2.on('goaway', () => owner.drainingSession(this))
-    this.h2.on('remoteSettings', () => owner.drain())
     this.h2.on('close', () => owner.closedSession(this))
     // A session error fails its streams (each sees it) and closes the session.
     this.h2.on('error', () => {})
@@ -56,7 +65,7 @@ class Session implements StreamSession {
   }
 
   get free() {
-    return this.usable && this.active < this.capacity
+    return this.settled && this.usable && this.active < this.capacity
   }
 
   /** No new streams; the open ones finish; then the session closes. */
@@ -111,7 +120,13 @@ export class H2Origin implements StreamOwner {
       if (!s) break
       this.queue.shift()!.start(s)
     }
-    while (this.queue.length > this.connecting * H2_MAX_STREAMS && this.sessions.length + this.connecting < this.host.opts.max && !this.closed) this.connect()
+    // Sessions connecting or waiting for their SETTINGS will take part of the queue.
+    let coming = this.connecting
+    for (const s of this.sessions) if (!s.settled && s.usable) coming++
+    while (this.queue.length > coming * H2_MAX_STREAMS && this.sessions.length + this.connecting < this.host.opts.max && !this.closed) {
+      this.connect()
+      coming++
+    }
   }
 
   private connect() {
@@ -121,8 +136,10 @@ export class H2Origin implements StreamOwner {
       this.adopt(socket)
     }, (err: Error) => {
       this.connecting--
+      if (this.connecting || this.sessions.some(s => s.usable)) return
       // Nothing else will serve the queue: fail it (the relay fails over), as an HTTP/1.1 request whose connection failed.
-      if (!this.connecting && !this.sessions.some(s => s.usable)) for (const r of this.queue.splice(0)) r.fail(err)
+      for (const r of this.queue.splice(0)) r.fail(err)
+      this.keepWarm(true)
     })
   }
 
@@ -134,9 +151,13 @@ export class H2Origin implements StreamOwner {
     this.drain()
   }
 
-  /** Keep one usable session open ahead of requests (when the pool keeps warm connections). */
-  private keepWarm() {
+  /**
+   * Keep one usable session open ahead of requests (when the pool keeps warm connections): one
+   * attempt now, which requests can wait for; after a failure (`retry`), attempts with backoff.
+   */
+  private keepWarm(retry = false) {
     if (!this.warm || this.closed || this.warming || this.connecting || this.sessions.some(s => s.usable)) return
+    if (!retry) return this.connect()
     this.warming = true
     void this.host.openWithBackoff(() => this.closed || this.sessions.some(s => s.usable), true).then((opened) => {
       this.warming = false
@@ -155,6 +176,8 @@ export class H2Origin implements StreamOwner {
     if (i < 0) return
     this.sessions.splice(i, 1)
     this.host.emit('disconnected')
+    // A session that died before its SETTINGS never served: like a failed connection, when nothing else will serve the queue, fail it.
+    if (!s.settled && !this.connecting && !this.sessions.some(x => x.usable)) for (const r of this.queue.splice(0)) r.fail(new errors.SocketError('the upstream closed the HTTP/2 connection before its SETTINGS'))
     this.keepWarm()
     this.drain()
   }

@@ -11,7 +11,7 @@ describe('h2RequestHeaders: an undici request\'s headers for HTTP/2', () => {
     ['connection-specific headers dropped', { 'Connection': 'keep-alive', 'Keep-Alive': 'timeout=5', 'Transfer-Encoding': 'chunked', 'Upgrade': 'h2c', 'Proxy-Connection': 'keep-alive', 'HTTP2-Settings': 'AAA', 'accept': '*/*' }, { accept: '*/*' }],
     ['te kept only as trailers', { te: 'trailers' }, { te: 'trailers' }],
     ['te other than trailers dropped', { TE: 'gzip' }, {}],
-    ['undefined and null values skipped', { 'a': undefined, 'b': null, 'c': '' }, { c: '' }],
+    ['undefined and null values skipped', { a: undefined, b: null, c: '' }, { c: '' }],
     ['caller pseudo-headers ignored', { ':path': '/admin', ':method': 'DELETE', 'x': '1' }, { x: '1' }],
     ['lists kept as lists', { 'anthropic-beta': ['a', 'b'] }, { 'anthropic-beta': ['a', 'b'] }],
   ] as const)('%s', (_, headers, want) => {
