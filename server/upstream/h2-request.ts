@@ -194,7 +194,6 @@ export class H2Request {
     s.lastActive = Date.now()
     this.arm(this.headersTimeout, () => new errors.HeadersTimeoutError())
     stream.on('response', this.onResponse)
-    stream.on('data', this.onData)
     stream.on('trailers', (t: IncomingHttpHeaders) => {
       this.trailers = t
     })
@@ -212,9 +211,12 @@ export class H2Request {
   }
 
   private readonly onResponse = (headers: IncomingHttpHeaders) => {
-    if (this.done) return
+    if (this.done || !this.stream) return
     this.answered = true
     this.arm(this.bodyTimeout, () => new errors.BodyTimeoutError())
+    // Read the body only now: node:http2 can push the first DATA before it emits 'response'
+    // (both in one read), and the handler takes data only after its headers.
+    this.stream.on('data', this.onData)
     try {
       if (this.h.onHeaders?.(Number(headers[':status']), rawResponseHeaders(headers), this.resume, '') === false) this.pause()
     }
