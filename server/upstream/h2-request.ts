@@ -252,7 +252,7 @@ export class H2Request {
       this.session = null
     }
     if (this.done) return
-    clearTimeout(this.timer ?? undefined)
+    this.disarm()
     if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM && !this.answered && !(this.body instanceof Readable) && this.resends < RESENDS) {
       // The upstream did not process it (past a GOAWAY's last stream id): safe to send again.
       this.resends++
@@ -268,7 +268,7 @@ export class H2Request {
   private pause() {
     if (this.paused || !this.stream) return
     this.paused = true
-    clearTimeout(this.timer ?? undefined)
+    this.disarm() // no body timeout while the handler holds the stream back
     this.stream.pause()
   }
 
@@ -296,12 +296,16 @@ export class H2Request {
 
   private settle() {
     this.done = true
-    clearTimeout(this.timer ?? undefined)
-    this.timer = null
+    this.disarm()
   }
 
   private arm(ms: number, error: () => Error) {
-    clearTimeout(this.timer ?? undefined)
+    this.disarm()
     this.timer = ms > 0 ? setTimeout(() => this.abort(error()), ms).unref() : null
+  }
+
+  private disarm() {
+    clearTimeout(this.timer ?? undefined)
+    this.timer = null
   }
 }

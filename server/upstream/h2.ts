@@ -38,6 +38,7 @@ class Session implements StreamSession {
   settled = false
   lastActive = Date.now()
   readonly openedAt = Date.now()
+  private idle: NodeJS.Timeout | null = null
 
   constructor(socket: Socket, origin: string, owner: H2Origin) {
     this.h2 = connect(origin, { createConnection: () => socket, settings: { enablePush: false } })
@@ -50,7 +51,10 @@ class Session implements StreamSession {
     })
     // node:http2 lets the streams a graceful GOAWAY allows finish, then closes the session.
     this.h2.on('goaway', () => owner.drainingSession(this))
-    this.h2.on('close', () => owner.closedSession(this))
+    this.h2.on('close', () => {
+      clearTimeout(this.idle ?? undefined)
+      owner.closedSession(this)
+    })
     // A session error fails its streams (each sees it) and closes the session.
     this.h2.on('error', () => {})
   }
@@ -66,6 +70,12 @@ class Session implements StreamSession {
 
   get free() {
     return this.settled && this.usable && this.active < this.capacity
+  }
+
+  /** Call `fn` after `ms` (replacing an earlier call): the session went idle. */
+  idleFor(ms: number, fn: () => void) {
+    clearTimeout(this.idle ?? undefined)
+    this.idle = setTimeout(fn, ms).unref()
   }
 
   /** No new streams; the open ones finish; then the session closes. */
@@ -176,8 +186,12 @@ export class H2Origin implements StreamOwner {
     if (i < 0) return
     this.sessions.splice(i, 1)
     this.host.emit('disconnected')
-    // A session that died before its SETTINGS never served: like a failed connection, when nothing else will serve the queue, fail it.
-    if (!s.settled && !this.connecting && !this.sessions.some(x => x.usable)) for (const r of this.queue.splice(0)) r.fail(new errors.SocketError('the upstream closed the HTTP/2 connection before its SETTINGS'))
+    // A session that died before its SETTINGS never served: like a failed connection, when
+    // nothing else will serve the queue, fail it.
+    if (!s.settled && !this.connecting && !this.sessions.some(x => x.usable)) {
+      const err = new errors.SocketError('the upstream closed the HTTP/2 connection before its SETTINGS')
+      for (const r of this.queue.splice(0)) r.fail(err)
+    }
     this.keepWarm()
     this.drain()
   }
@@ -186,6 +200,13 @@ export class H2Origin implements StreamOwner {
     s.active--
     s.lastActive = Date.now()
     if (this.queue.length) this.drain()
+    if (s.active === 0) (s as Session).idleFor(this.host.opts.idleMs, () => this.closeIfIdle(s as Session))
+  }
+
+  /** An idle session closes after POOL_IDLE_SECONDS, unless it is the warm one (the only usable one of a warm pool). */
+  private closeIfIdle(s: Session) {
+    if (s.active > 0 || !s.usable) return
+    if (!this.warm || this.sessions.some(x => x !== s && x.usable)) s.retire()
   }
 
   requeue(r: H2Request): void {
@@ -204,18 +225,15 @@ export class H2Origin implements StreamOwner {
   }
 
   /**
-   * Housekeeping: sessions older than `maxAgeMs` are rotated (no new streams, theirs finish, a
-   * new one replaces them); idle sessions beyond the warm one close after `idleMs`.
+   * Housekeeping: sessions older than `maxAgeMs` are rotated (no new streams, theirs finish, a new
+   * one replaces them), and the warm session is reopened if it is gone. (Idle sessions close on
+   * their own timer, also in a pool nobody maintains.)
    */
   maintain(now: number): void {
-    const { idleMs, maxAgeMs } = this.host.opts
-    let keep = this.warm ? 1 : 0
     for (const s of this.sessions.filter(x => x.usable)) {
-      if (now - s.openedAt > maxAgeMs) {
-        this.host.counters.rotated++
-        s.retire()
-      }
-      else if (s.active === 0 && now - s.lastActive > idleMs && keep-- <= 0) s.retire()
+      if (now - s.openedAt <= this.host.opts.maxAgeMs) continue
+      this.host.counters.rotated++
+      s.retire()
     }
     this.keepWarm()
   }

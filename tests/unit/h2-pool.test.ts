@@ -234,6 +234,14 @@ describe('HTTP/2 in the account pool', () => {
     await expect.poll(() => up.seen[0]?.aborted, { timeout: 1000 }).toBe(true)
   })
 
+  it('bodyTimeout: a stream silent longer than it fails with UND_ERR_BODY_TIMEOUT; one that keeps sending does not', async () => {
+    const { up, pool } = await setup()
+    await pool.api.warmUp()
+    expect((await get(pool, up.origin, '/stream?n=6&gap=60', { bodyTimeout: 150 })).status).toBe(200)
+    const res = await request(`${up.origin}/stream?n=3&gap=400`, { dispatcher: pool, bodyTimeout: 150 })
+    await expect(res.body.text()).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' })
+  })
+
   it('a new-style handler (onRequestStart …) gets the response', async () => {
     const { up, pool } = await setup()
     await pool.api.warmUp()
@@ -267,9 +275,10 @@ describe('HTTP/2 in the account pool', () => {
     await sleep(50)
     await Promise.all([get(pool, up.origin, '/ok?hold=20'), get(pool, up.origin, '/ok?hold=20')])
     expect(pool.api.stats()).toMatchObject({ open: 2 })
-    await sleep(80)
-    await pool.api.maintain()
+    // The second session closes after idleMs by itself; the warm one stays.
     await expect.poll(() => pool.api.stats().open, { timeout: 1000 }).toBe(1)
+    await sleep(100)
+    expect(pool.api.stats().open).toBe(1)
     const long = get(pool, up.origin, '/stream?n=5&gap=40')
     await sleep(50)
     await pool.api.maintain(Date.now() + OPTS.maxAgeMs + 1)
@@ -277,6 +286,14 @@ describe('HTTP/2 in the account pool', () => {
     expect((await long).body).toBe(Array.from({ length: 5 }, (_, i) => `data: ${i}\n\n`).join(''))
     expect(await get(pool, up.origin, '/ok')).toEqual({ status: 200, body: 'ok' })
     await expect.poll(() => pool.api.stats().open, { timeout: 1000 }).toBe(1)
+  })
+
+  it('a pool without warm connections (an account dropped meanwhile) closes its idle session by itself', async () => {
+    const { up, pool } = await setup({ warm: 0, idleMs: 50 })
+    expect(await get(pool, up.origin, '/ok')).toEqual({ status: 200, body: 'ok' })
+    expect(pool.api.stats()).toMatchObject({ protocol: 'h2', open: 1 })
+    await expect.poll(() => up.sessions.size, { timeout: 1000 }).toBe(0)
+    expect(pool.api.stats().open).toBe(0)
   })
 
   it('an upstream that stops offering h2 (back as HTTP/1.1 on the same port): the pool falls back to HTTP/1.1', async () => {
