@@ -144,7 +144,7 @@ export class PoolManager {
       const requests = c.requests - (prev?.requests ?? 0)
       const errors = c.requestErrors - (prev?.requestErrors ?? 0) + c.connectErrors - (prev?.connectErrors ?? 0)
       this.log('debug', {
-        accountId: account.id, open: s.open, idle: s.idle, busy: s.busy, queued: s.queued, requests, errors,
+        accountId: account.id, protocol: s.protocol, open: s.open, idle: s.idle, busy: s.busy, queued: s.queued, streams: s.streams, requests, errors,
         handshakeMs: s.handshakeMs?.avg, requestMs: s.requestMs?.avg,
       }, 'pool sample')
     }
