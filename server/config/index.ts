@@ -108,6 +108,8 @@ const EnvSchema = z.object({
   POOL_HEALTH_CHECK_SECONDS: int(300, 0),
   POOL_SAMPLE_SECONDS: int(30, 0),
   POOL_RECONNECT_MAX_SECONDS: int(16, 1),
+  // HTTP/2 to https upstreams that offer it (ALPN), streams multiplexed on a few connections (docs/operations.md).
+  UPSTREAM_HTTP2: z.enum(['auto', 'off'], { error: 'must be auto (HTTP/2 to upstreams that offer it) or off (HTTP/1.1 only)' }).default('auto'),
   UPSTREAM_CA_FILE: z.string().optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   // Faults (docs/operations.md): how long a Redis command may take before the relay answers 503,
@@ -229,6 +231,7 @@ function parseConfig(env: Record<string, string | undefined>) {
       healthCheckMs: e.POOL_HEALTH_CHECK_SECONDS * 1000,
       sampleMs: e.POOL_SAMPLE_SECONDS * 1000,
       backoffMaxMs: e.POOL_RECONNECT_MAX_SECONDS * 1000,
+      http2: e.UPSTREAM_HTTP2 === 'auto',
     },
     upstreamCaFile: e.UPSTREAM_CA_FILE ?? null,
     /** Files the relay keeps across restarts (the usage journal's spill file). */

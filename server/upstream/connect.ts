@@ -6,8 +6,11 @@ import { buildConnector, Pool } from 'undici'
 import { SocksClient } from 'socks'
 import { parseProxyUrl } from './proxy-url'
 
-/** Where a connection goes: an upstream origin (after any proxy). */
-export interface Target { protocol: string, hostname: string, port: string | number, servername?: string | null }
+/**
+ * Where a connection goes: an upstream origin (after any proxy). `offerH2`: an https connection
+ * offers HTTP/2 by ALPN besides HTTP/1.1 (the upstream chooses; see the socket's `alpnProtocol`).
+ */
+export interface Target { protocol: string, hostname: string, port: string | number, servername?: string | null, offerH2?: boolean }
 
 /**
  * Opens a ready-to-use connection to a target: TCP, the proxy's handshake (SOCKS5 or HTTP
@@ -42,9 +45,12 @@ const portOf = (t: Target) => Number(t.port) || (t.protocol === 'https:' ? 443 :
  */
 export function createConnector(proxy: string | null, caFile: string | null = null): Connector {
   const tls = buildConnector({ timeout: CONNECT_TIMEOUT_MS, ...trustedTls(caFile) } as buildConnector.BuildOptions)
+  // undici's connector sets ALPNProtocols itself: ['http/1.1'], or with allowH2 ['http/1.1', 'h2'].
+  const tlsH2 = buildConnector({ timeout: CONNECT_TIMEOUT_MS, allowH2: true, ...trustedTls(caFile) } as buildConnector.BuildOptions)
   const finish = (t: Target, httpSocket?: Socket) => new Promise<Socket>((resolve, reject) => {
     const opts = { hostname: t.hostname, host: t.hostname, protocol: t.protocol, port: String(portOf(t)), servername: t.servername ?? undefined, httpSocket }
-    tls(opts as buildConnector.Options, (err, socket) => (err ? reject(err) : resolve(socket as Socket)))
+    const connect = t.offerH2 ? tlsH2 : tls
+    connect(opts as buildConnector.Options, (err, socket) => (err ? reject(err) : resolve(socket as Socket)))
   })
   if (!proxy) return Object.assign((t: Target) => finish(t), { close: async () => {} })
 

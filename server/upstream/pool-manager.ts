@@ -144,7 +144,7 @@ export class PoolManager {
       const requests = c.requests - (prev?.requests ?? 0)
       const errors = c.requestErrors - (prev?.requestErrors ?? 0) + c.connectErrors - (prev?.connectErrors ?? 0)
       this.log('debug', {
-        accountId: account.id, open: s.open, idle: s.idle, busy: s.busy, queued: s.queued, requests, errors,
+        accountId: account.id, protocol: s.protocol, open: s.open, idle: s.idle, busy: s.busy, queued: s.queued, streams: s.streams, requests, errors,
         handshakeMs: s.handshakeMs?.avg, requestMs: s.requestMs?.avg,
       }, 'pool sample')
     }
@@ -156,7 +156,7 @@ export class PoolManager {
   state() {
     return {
       manager: {
-        pools: this.entries.size, warmConnections: this.opts.warm, maxConnections: this.opts.max,
+        pools: this.entries.size, warmConnections: this.opts.warm, maxConnections: this.opts.max, http2: this.opts.http2 ? 'auto' as const : 'off' as const,
         idleSeconds: this.opts.idleMs / 1000, maxAgeMinutes: this.opts.maxAgeMs / 60_000, reconnectMaxSeconds: this.opts.backoffMaxMs / 1000,
         lastCheckAt: this.lastCheckAt, lastSampleAt: this.lastSampleAt, uptime: Math.round((Date.now() - this.startedAt) / 1000),
       },

@@ -1,7 +1,10 @@
 import type { Socket } from 'node:net'
-import { Client, Dispatcher } from 'undici'
+import type { TLSSocket } from 'node:tls'
+import { Client, Dispatcher, errors } from 'undici'
 import { observeConnectionWait } from '../metrics'
 import type { Connector, Target } from './connect'
+import { H2Origin } from './h2'
+import { legacyOf } from './h2-request'
 
 /** How a pool behaves (from config: POOL_*). */
 export interface PoolOptions {
@@ -15,6 +18,8 @@ export interface PoolOptions {
   maxAgeMs: number
   /** Reconnect backoff cap: 1, 2, 4, 8, 16 s … */
   backoffMaxMs: number
+  /** Offer HTTP/2 to an https API origin (UPSTREAM_HTTP2=auto): it is spoken when the upstream picks it. */
+  http2?: boolean
 }
 
 /**
@@ -109,20 +114,24 @@ class Slot {
       this.warming = null
       if (!opened) return
       if (this.retired || this.client.stats.connected) return void opened.socket.destroy()
-      const { socket } = opened
-      this.ready = socket
-      this.openedAt = Date.now()
-      socket.on('error', () => {})
-      // The server or proxy closed it before any request used it: open another.
-      socket.once('close', () => {
-        if (this.ready !== socket) return
-        this.ready = null
-        this.openedAt = 0
-        this.pool.emit('disconnected')
-        if (!this.retired) void this.refill()
-      })
+      this.adopt(opened.socket)
     })
     return this.warming
+  }
+
+  /** Keep a connected socket for the client's next connect. */
+  adopt(socket: Socket): void {
+    this.ready = socket
+    this.openedAt = Date.now()
+    socket.on('error', () => {})
+    // The server or proxy closed it before any request used it: a warm slot opens another.
+    socket.once('close', () => {
+      if (this.ready !== socket) return
+      this.ready = null
+      this.openedAt = 0
+      this.pool.emit('disconnected')
+      if (this.warm && !this.retired) void this.refill()
+    })
   }
 
   async retire(): Promise<void> {
@@ -136,9 +145,25 @@ class Slot {
 /** Counters one origin pool keeps (events and latencies). */
 interface Counters { connects: number, connectErrors: number, disconnects: number, reconnects: number, requests: number, requestErrors: number, rotated: number }
 
-/** The connections of one account to one upstream origin. */
+/**
+ * How an origin's connections speak: HTTP/1.1 slots, HTTP/2 sessions, or not known yet (an https
+ * origin offered h2: the first connection's ALPN answer decides, once).
+ */
+type Mode = 'h1' | 'h2' | 'probe'
+
+/**
+ * The connections of one account to one upstream origin: HTTP/1.1 slots (one request per
+ * connection at a time), or — when the origin is offered h2 and picks it — an H2Origin.
+ */
 export class OriginPool {
   readonly slots: Slot[] = []
+  mode: Mode
+  h2: H2Origin | null = null
+  /** Requests that came before the first connection told which protocol the origin speaks. */
+  private waiting: { opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler }[] = []
+  private probing = false
+  /** The warm-up's attempts (with backoff) at the connection that decides the protocol. */
+  private probeWarm: Promise<void> | null = null
   private rr = 0
   readonly counters: Counters = { connects: 0, connectErrors: 0, disconnects: 0, reconnects: 0, requests: 0, requestErrors: 0, rotated: 0 }
   readonly handshake = new Latency()
@@ -150,10 +175,64 @@ export class OriginPool {
   private readonly target: Target
   closed = false
 
-  constructor(readonly origin: string, readonly opts: PoolOptions, private readonly connector: Connector, private readonly listener: PoolListener, readonly warmTarget: number) {
+  /** `offerH2`: offer HTTP/2 by ALPN (https only) and speak it when the upstream picks it. */
+  constructor(readonly origin: string, readonly opts: PoolOptions, private readonly connector: Connector, private readonly listener: PoolListener, readonly warmTarget: number, offerH2 = false) {
     const u = new URL(origin)
     this.target = { protocol: u.protocol, hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port }
-    for (let i = 0; i < warmTarget; i++) this.slots.push(new Slot(this, true))
+    this.mode = offerH2 && u.protocol === 'https:' ? 'probe' : 'h1'
+    if (this.mode === 'h1') this.addWarmSlots()
+  }
+
+  /** The HTTP/1.1 warm slots; `socket` (a connection already open) goes to the first, or to an on-demand slot. */
+  private addWarmSlots(socket?: Socket) {
+    for (let i = 0; i < this.warmTarget; i++) this.slots.push(new Slot(this, true))
+    if (!socket) return
+    if (!this.slots.length) this.slots.push(new Slot(this, false))
+    this.slots[0]!.adopt(socket)
+  }
+
+  /**
+   * The first connection of an origin offered h2 is open: its ALPN answer sets the protocol (h2:
+   * the connection becomes the first session; else an HTTP/1.1 slot takes it), then the requests
+   * that waited for it go out. A connection opened after the choice joins it.
+   */
+  private decide(socket: Socket) {
+    if (this.closed) return void socket.destroy()
+    if (this.mode === 'h2') return this.h2!.adopt(socket)
+    if (this.mode === 'h1') return void socket.destroy()
+    if ((socket as TLSSocket).alpnProtocol === 'h2') {
+      this.mode = 'h2'
+      this.h2 = new H2Origin(this, socket, this.warmTarget > 0)
+    }
+    else {
+      this.mode = 'h1'
+      this.addWarmSlots(socket)
+      for (const s of this.slots) if (s.warm) void s.refill()
+    }
+    for (const w of this.waiting.splice(0)) this.dispatchDecided(w.opts, w.handler, false)
+  }
+
+  /** Open the connection that decides the protocol, for requests waiting on it; when it fails, they fail. */
+  private probe() {
+    if (this.probing) return
+    this.probing = true
+    this.open(true).then((opened) => {
+      this.probing = false
+      this.decide(opened.socket)
+    }, (err: Error) => {
+      this.probing = false
+      for (const w of this.waiting.splice(0)) legacyOf(w.handler).onError(err)
+    })
+  }
+
+  /** An h2 origin answered a new connection in HTTP/1.1: new requests go to HTTP/1.1 slots; the sessions finish their streams. */
+  fallBack(socket: Socket): void {
+    const h2 = this.h2!
+    this.h2 = null
+    this.mode = 'h1'
+    this.addWarmSlots(socket)
+    for (const r of h2.takeQueued()) this.dispatchDecided(r.opts, r.handler, false)
+    void h2.close()
   }
 
   emit(event: PoolEvent, extra: { error?: string, handshakeMs?: number } = {}) {
@@ -162,10 +241,10 @@ export class OriginPool {
   }
 
   /** Open one connection now (measured; counted; errors recorded and rethrown). */
-  async open(): Promise<{ socket: Socket, ms: number }> {
+  async open(offerH2 = false): Promise<{ socket: Socket, ms: number }> {
     const t0 = performance.now()
     try {
-      const socket = await this.connector(this.target)
+      const socket = await this.connector(offerH2 ? { ...this.target, offerH2 } : this.target)
       const ms = performance.now() - t0
       this.handshake.add(ms)
       this.counters.connects++
@@ -190,10 +269,10 @@ export class OriginPool {
   }
 
   /** Open a connection, retrying after 1, 2, 4 … s while it fails; null once `stop()` says so. */
-  async openWithBackoff(stop: () => boolean): Promise<{ socket: Socket } | null> {
+  async openWithBackoff(stop: () => boolean, offerH2 = false): Promise<{ socket: Socket } | null> {
     while (!this.closed && !stop()) {
       try {
-        return await this.open()
+        return await this.open(offerH2)
       }
       catch {
         await sleep(reconnectDelay(this.failures, this.opts.backoffMaxMs))
@@ -202,14 +281,39 @@ export class OriginPool {
     return null
   }
 
-  /** Pre-open the warm connections; resolves when each has connected or failed once. */
+  /** Pre-open the warm connections (an origin offered h2: the first one, which decides the protocol; h2 keeps one session). */
   warmUp(): Promise<void> {
+    if (this.mode === 'probe') {
+      if (!this.warmTarget) return Promise.resolve()
+      return this.probeWarm ??= this.openWithBackoff(() => this.mode !== 'probe', true).then((opened) => {
+        this.probeWarm = null
+        if (opened) this.decide(opened.socket)
+      })
+    }
     return Promise.all(this.slots.filter(s => s.warm).map(s => s.refill())).then(() => {})
   }
 
-  /** Round-robin over free connections; grow on demand up to `max`; else the least busy. */
+  /** The request goes to the origin's connections; before the protocol is known it waits for the first one. */
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.counters.requests++
+    if (this.closed && this.mode !== 'h1') {
+      legacyOf(handler).onError(new errors.ClientClosedError())
+      return false
+    }
+    if (this.mode !== 'probe') return this.dispatchDecided(opts, handler, true)
+    this.waiting.push({ opts, handler: timedUntilConnected(handler, (opts as { waitReport?: WaitReport }).waitReport) })
+    this.probe()
+    return true
+  }
+
+  /** `time`: time the wait for a connection when there is one (false: the handler is timed already). */
+  private dispatchDecided(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, time: boolean): boolean {
+    if (this.h2) return this.h2.dispatch(opts, time && !this.h2.ready ? timedUntilConnected(handler, (opts as { waitReport?: WaitReport }).waitReport) : handler)
+    return this.dispatchH1(opts, handler, time)
+  }
+
+  /** Round-robin over free connections; grow on demand up to `max`; else the least busy. */
+  private dispatchH1(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, time: boolean): boolean {
     const n = this.slots.length
     let pick: Slot | undefined
     for (let i = 0; i < n; i++) {
@@ -227,7 +331,7 @@ export class OriginPool {
     pick ??= this.slots.reduce((a, b) => (b.client.stats.size < a.client.stats.size ? b : a))
     pick.lastActive = Date.now()
     // Free and connected (or holding a ready socket) starts now; anything else waits: time it.
-    if (pick.busy || !pick.open) handler = timedUntilConnected(handler, (opts as { waitReport?: WaitReport }).waitReport)
+    if (time && (pick.busy || !pick.open)) handler = timedUntilConnected(handler, (opts as { waitReport?: WaitReport }).waitReport)
     return pick.client.dispatch(opts, handler)
   }
 
@@ -236,6 +340,8 @@ export class OriginPool {
    * than `maxAgeMs` (never one in use), and top the warm ones back up.
    */
   async maintain(now = Date.now()): Promise<void> {
+    if (this.h2) return this.h2.maintain(now)
+    if (this.mode === 'probe') return void this.warmUp()
     for (const s of [...this.slots]) {
       if (s.busy || s.retired) continue
       if (!s.warm && now - s.lastActive > this.opts.idleMs) {
@@ -264,30 +370,46 @@ export class OriginPool {
     if (!ok) this.counters.requestErrors++
   }
 
+  /**
+   * Connections (HTTP/2: sessions) open, busy (carrying a request) and requests waiting for one;
+   * `protocol` once known, and with HTTP/2 the streams in flight.
+   */
   stats() {
+    let size = this.slots.length
     let open = 0
     let busy = 0
-    let queued = 0
+    let queued = this.waiting.length
+    let streams: number | undefined
     for (const s of this.slots) {
       if (s.open) open++
       if (s.client.stats.running > 0) busy++
       queued += Math.max(0, s.client.stats.size - s.client.stats.running)
     }
+    if (this.h2) {
+      const h = this.h2.stats()
+      size += h.size
+      open += h.open
+      busy += h.busy
+      queued += h.queued
+      streams = h.streams
+    }
     return {
-      origin: this.origin, size: this.slots.length, open, idle: open - busy, busy, queued,
-      warmTarget: this.warmTarget, healthy: this.healthy, counters: { ...this.counters },
+      origin: this.origin, protocol: this.mode === 'probe' ? null : this.mode === 'h2' ? 'h2' as const : 'http/1.1' as const,
+      size, open, idle: open - busy, busy, queued, ...(streams === undefined ? {} : { streams }),
+      warmTarget: this.h2 ? Math.min(1, this.warmTarget) : this.warmTarget, healthy: this.healthy, counters: { ...this.counters },
       lastError: this.lastError, handshakeMs: this.handshake.summary(), requestMs: this.requestLatency.summary(),
     }
   }
 
   /** Serving: the last connection attempt worked, or a connection is open. */
   get healthy() {
-    return this.lastConnectOk || this.slots.some(s => s.open)
+    return this.lastConnectOk || this.slots.some(s => s.open) || !!this.h2?.open
   }
 
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all(this.slots.splice(0).map(s => s.retire()))
+    for (const w of this.waiting.splice(0)) legacyOf(w.handler).onError(new errors.ClientClosedError())
+    await Promise.all([...this.slots.splice(0).map(s => s.retire()), this.h2?.close()])
   }
 }
 
@@ -301,7 +423,8 @@ export class AccountPool extends Dispatcher {
 
   constructor(readonly accountId: string, readonly proxy: string | null, readonly apiOrigin: string, private readonly opts: PoolOptions, private readonly connector: Connector, private readonly listener: PoolListener) {
     super()
-    this.origins.set(apiOrigin, new OriginPool(apiOrigin, opts, connector, listener, opts.warm))
+    // Only the API origin is offered HTTP/2; token endpoints (other origins) stay on HTTP/1.1.
+    this.origins.set(apiOrigin, new OriginPool(apiOrigin, opts, connector, listener, opts.warm, opts.http2 ?? false))
   }
 
   get api(): OriginPool {

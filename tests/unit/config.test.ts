@@ -78,6 +78,9 @@ describe('configFromEnv: values', () => {
     ['OPENAI_IMAGE_FETCH', '', c => c.openai.images.fetch, false],
     ['OPENAI_IMAGE_MAX_MB', '', c => c.openai.images.maxBytes, 5 * 1024 * 1024],
     ['OPENAI_IMAGE_MAX_MB', '0.5', c => c.openai.images.maxBytes, 512 * 1024],
+    ['UPSTREAM_HTTP2', 'off', c => c.pools.http2, false],
+    ['UPSTREAM_HTTP2', 'auto', c => c.pools.http2, true],
+    ['UPSTREAM_HTTP2', '', c => c.pools.http2, true],
     ['OPENAI_IMAGE_TIMEOUT_MS', '', c => c.openai.images.timeoutMs, 10_000],
     ['OPENAI_IMAGE_TIMEOUT_MS', '2500', c => c.openai.images.timeoutMs, 2500],
   ])('%s=%j', (name, value, read, expected) => {
@@ -121,6 +124,7 @@ describe('configFromEnv: problems', () => {
     ['REQUEST_MAX_SIZE_MB 0', { REQUEST_MAX_SIZE_MB: '0' }, 'REQUEST_MAX_SIZE_MB', []],
     ['CLAUDE_API_URL not a URL', { CLAUDE_API_URL: 'api.anthropic.com' }, 'CLAUDE_API_URL', []],
     ['OPENAI_IMAGE_FETCH yes', { OPENAI_IMAGE_FETCH: 'yes' }, 'OPENAI_IMAGE_FETCH', []],
+    ['UPSTREAM_HTTP2 on', { UPSTREAM_HTTP2: 'on' }, 'UPSTREAM_HTTP2', ['auto', 'off']],
     ['OPENAI_IMAGE_MAX_MB over 20', { OPENAI_IMAGE_MAX_MB: '21' }, 'OPENAI_IMAGE_MAX_MB', ['20']],
     ['OPENAI_IMAGE_MAX_MB 0', { OPENAI_IMAGE_MAX_MB: '0' }, 'OPENAI_IMAGE_MAX_MB', []],
     ['OPENAI_IMAGE_TIMEOUT_MS over a minute', { OPENAI_IMAGE_TIMEOUT_MS: '60001' }, 'OPENAI_IMAGE_TIMEOUT_MS', ['60000']],
