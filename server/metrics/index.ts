@@ -93,7 +93,7 @@ export async function timeRedis<T>(op: string, fn: () => Promise<T>): Promise<T>
 /** Gauges read at scrape time (registered once by the metrics route). */
 export function scrapeGauges(read: {
   accounts: () => Promise<{ platform: string, state: string }[]>
-  pools: () => { open: number, idle: number, busy: number, total: number, healthy: number, queued: number }
+  pools: () => { open: number, idle: number, busy: number, total: number, healthy: number, queued: number, http2Streams: number }
   usageBacklog: () => { queued: number, spilled: number }
   lostRequests: () => Promise<number>
   /** The all-time prompt-cache ledger per model label (Redis: every instance's requests). */
@@ -172,6 +172,12 @@ export function scrapeGauges(read: {
     name: 'crs_pool_queued_requests', help: 'Requests waiting for an upstream connection (every one up to POOL_MAX_CONNECTIONS busy)', registers: [registry],
     collect() {
       this.set(read.pools().queued)
+    },
+  })
+  new Gauge({
+    name: 'crs_pool_http2_streams', help: 'Requests in flight on HTTP/2 upstream sessions (crs_pool_connections counts the sessions)', registers: [registry],
+    collect() {
+      this.set(read.pools().http2Streams)
     },
   })
   new Gauge({

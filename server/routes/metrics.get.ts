@@ -21,7 +21,7 @@ export default defineEventHandler(async (event) => {
         .map(a => ({ platform: a.platform, state: a.isActive ? effectiveState(a.state).state : 'disabled' })),
       pools: () => {
         const s = usePools().summary()
-        return { open: s.openConnections, busy: s.busyConnections, idle: s.openConnections - s.busyConnections, total: s.total, healthy: s.healthy, queued: s.queuedRequests }
+        return { open: s.openConnections, busy: s.busyConnections, idle: s.openConnections - s.busyConnections, total: s.total, healthy: s.healthy, queued: s.queuedRequests, http2Streams: usePools().http2Streams() }
       },
       usageBacklog,
       lostRequests: () => lostTotal(useRedis()),

@@ -45,6 +45,8 @@ describe('an upstream that offers HTTP/2 (UPSTREAM_HTTP2 default: auto)', () => 
     await expect.poll(() => upstream.requests.length, { timeout: 5000 }).toBe(8)
     const during = (await pools()).accounts[0]!.origins[0]!
     expect(during).toMatchObject({ protocol: 'h2', open: 1, streams: 8 })
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await server.adminToken()}` } })).text()
+    expect(metrics).toMatch(/^crs_pool_http2_streams 8$/m)
     await sleep(250)
     upstream.goAway()
     const answers = await Promise.all(streams)
