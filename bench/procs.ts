@@ -1,6 +1,7 @@
 // Child processes of the bench: a private redis-server, the fake upstream, SOCKS5 proxies and the built relay.
 // Every child is registered so that exit, errors and Ctrl-C kill them all.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { serverNodeFlags } from '../scripts/server-flags.mjs'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -177,7 +178,8 @@ export async function startRelay(redisUrl: string, profile: boolean, opts: { pre
   const port = await freePort()
   const cwd = mkdtempSync(join(tmpdir(), 'crs-bench-'))
   tempDirs.push(cwd)
-  const args = [resolve('.output/server/index.mjs')]
+  // Started as `npm start` starts it (the same Node flags), so RSS and CPU are production's.
+  const args = [...serverNodeFlags({ ...process.env, ...opts.env }), resolve('.output/server/index.mjs')]
   if (profile) {
     mkdirSync(resolve('bench/results'), { recursive: true })
     args.unshift('--cpu-prof', '--cpu-prof-dir', resolve('bench/results'))

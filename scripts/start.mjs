@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
+import { serverNodeFlags } from './server-flags.mjs'
 import { ensureSecrets } from './setup.mjs'
 
 const root = process.cwd()
@@ -84,7 +85,7 @@ if (!configured && !(await redisAnswers('127.0.0.1', localPort))) {
 }
 
 // 4. The server itself; signals go to it, and Redis (if ours) stops after it.
-const server = spawn(process.execPath, [resolve('.output/server/index.mjs')], { stdio: 'inherit', env: process.env })
+const server = spawn(process.execPath, [...serverNodeFlags(), resolve('.output/server/index.mjs')], { stdio: 'inherit', env: process.env })
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill(sig))
 server.on('exit', (code, signal) => {
   const exit = () => process.exit(code ?? (signal ? 0 : 1))
