@@ -193,7 +193,7 @@ export class PoolManager {
   /** Requests in flight on HTTP/2 sessions, every account (`/metrics`: open/busy count sessions there, not requests). */
   http2Streams(): number {
     let n = 0
-    for (const { pool } of this.entries.values()) for (const o of pool.origins.values()) n += o.stats().streams ?? 0
+    for (const { pool } of this.entries.values()) for (const o of pool.origins.values()) n += o.h2?.stats().streams ?? 0
     return n
   }
 
