@@ -6,6 +6,19 @@ export type Outcome = 'done' | 'aborted' | 'failed'
 /** Something that reads a response beside the client (a usage tap). */
 export interface Tap { push(chunk: Buffer): void, end(): void }
 
+/**
+ * A stream's headers go out with its first chunk — one write to the client instead of two — when
+ * that chunk is already here (an upstream sends both together); else at the end of this turn of
+ * the event loop, so a slow first event never holds them.
+ */
+export function sendHeadersSoon(res: ServerResponse): void {
+  // (`headersSent` is already true once writeHead stored them; flushing after they went out with
+  // a chunk writes nothing.)
+  setImmediate(() => {
+    if (!res.writableEnded && !res.destroyed) res.flushHeaders()
+  })
+}
+
 /** After the client left: read on (for the tap only) while bytes keep coming this often … */
 const DRAIN_IDLE_MS = 200
 /** … but no longer than this. */

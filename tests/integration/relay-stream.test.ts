@@ -61,6 +61,21 @@ describe('relay: streaming and non-streaming pass-through', () => {
       expect(Buffer.concat(chunks).toString('utf8')).toBe(sseEvents(upstream.behaviour).join(''))
     })
 
+    it('sends the stream\'s headers at once when the upstream\'s first event is slow to come', async () => {
+      // The relay holds a stream's headers back to write them with the first event (one write
+      // instead of two), but only within the tick they came in: a slow first token must not hold them.
+      upstream.behaviour.firstEventDelayMs = 1500
+      const t0 = performance.now()
+      const res = await post('/api/v1/messages', messageBody({ stream: true }))
+      const headersAfter = performance.now() - t0
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+      expect(headersAfter).toBeLessThan(1000)
+      const text = Buffer.from(await res.arrayBuffer()).toString('utf8')
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(1400)
+      expect(text).toBe(sseEvents(upstream.behaviour).join(''))
+    })
+
     it('aborts the upstream request when the client goes away', async () => {
       upstream.behaviour.delayMs = 100
       upstream.behaviour.deltas = 30

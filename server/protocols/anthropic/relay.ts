@@ -10,7 +10,7 @@ import { useConfig } from '../../config'
 import { type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { authenticate, type Fail, type FailKind } from '../../relay/steps'
 import type { Forwarding } from '../../upstream/forward'
-import { pump, type Tap } from '../../upstream/stream'
+import { pump, sendHeadersSoon, type Tap } from '../../upstream/stream'
 import { type AnthropicErrorType, sseErrorEvent } from './errors'
 import { AnthropicError } from './handler'
 import { confirmedByProbe } from './probe'
@@ -103,7 +103,7 @@ const anthropic: ProtocolAdapter<AnthropicRoute, ClaudeAccount, AnthropicUsageTa
         const tap = route.record && ok ? new AnthropicUsageTap(sse) : null
         d.headersSent()
         res.writeHead(up.statusCode, clientHeaders(up.headers, sse))
-        if (sse) res.flushHeaders()
+        if (sse) sendHeadersSoon(res)
         if (tap) d.pumping()
         // The upstream broke mid-body: tell an SSE client the way Anthropic does; cut others off.
         const outcome = await pump(up.body, res, tap, sse ? () => res.end(sseErrorEvent('api_error', 'Upstream connection was lost mid-stream.')) : null)

@@ -7,7 +7,7 @@ import { useConfig } from '../../config'
 import { type ParsedRequest, type ProtocolAdapter, runPipeline } from '../../relay/pipeline'
 import { type Forwarding, type LocalAnswer, sendAnswer, type UpstreamCall } from '../../upstream/forward'
 import { headerAllowList, SSE_HEADERS } from '../../upstream/headers'
-import { pump, readBounded, type Tap } from '../../upstream/stream'
+import { pump, readBounded, sendHeadersSoon, type Tap } from '../../upstream/stream'
 import { CodeAssistSetupError, CodeAssistUnwrapper, internalBody, type InternalParts, internalParts, onboardedAnswer, projectFor, unwrapJson, wrapRequest } from './code-assist'
 import { geminiStateFromResponse, GoogleError, googleErrorBody, googleFail } from './errors'
 import { apiPath, type GeminiRoute, parseRoute, routeRefusal, upstreamQuery, wantsSse } from './routes'
@@ -164,7 +164,7 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
           if (upstreamSse) Object.assign(headers, SSE_HEADERS)
           d.headersSent()
           res.writeHead(up.statusCode, headers)
-          if (upstreamSse) res.flushHeaders()
+          if (upstreamSse) sendHeadersSoon(res)
           if (tap) d.pumping()
           return { outcome: await pump(up.body, res, tap, null), tap }
         }
@@ -195,7 +195,7 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
           'content-type': mode === 'sse' ? 'text/event-stream' : 'application/json; charset=UTF-8',
           ...SSE_HEADERS,
         })
-        res.flushHeaders()
+        sendHeadersSoon(res)
         const outcome = await pump(out, res, null, null)
         tap?.end()
         return { outcome, tap }

@@ -11,7 +11,7 @@ import { type ParsedRequest, type ProtocolAdapter, type RequestContext, runPipel
 import { isModelName, MODEL_NAME_RULE } from '../../relay/model-name'
 import { type Delivery, type Forwarding, type LocalAnswer, sendAnswer } from '../../upstream/forward'
 import { SSE_HEADERS } from '../../upstream/headers'
-import { type Outcome, pump, readBounded } from '../../upstream/stream'
+import { type Outcome, pump, readBounded, sendHeadersSoon } from '../../upstream/stream'
 import { clientDeadline } from '../anthropic/cache-wait'
 import { claudeClientExclusion } from '../anthropic/clients'
 import { claudeJudging } from '../anthropic/relay'
@@ -86,7 +86,7 @@ async function deliverTranslated(up: Dispatcher.ResponseData<unknown>, res: Serv
     })
     d.headersSent()
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', ...SSE_HEADERS })
-    res.flushHeaders()
+    sendHeadersSoon(res)
     d.pumping()
     const broken = () => {
       translator.fail('The upstream connection was lost mid-stream.')
