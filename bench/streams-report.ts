@@ -3,6 +3,8 @@
 export interface StreamRow {
   n: number
   via: 'direct' | 'relay'
+  /** Which direct/relay pair of this N the row belongs to (BENCH_STREAMS_ROUNDS), from 1. */
+  round: number
   started: number
   completed: number
   streamsPerSec: number
@@ -40,13 +42,13 @@ export interface StreamCheck {
 const f = (n: number | null, d = 0) => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(d))
 
 export function streamsTable(rows: StreamRow[], perClient: number): string {
-  const head = ['N', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'up connects', 'up errors', 'queued max', 'listen drops', 'relay warn lines']
+  const head = ['N', 'round', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'up connects', 'up errors', 'queued max', 'listen drops', 'relay warn lines']
   const cells = rows.map(r => [
-    String(r.n), r.via, `${r.completed}/${r.started}`, f(r.streamsPerSec), f(r.ttfbP50), f(r.ttfbP99), f(r.durationP50),
+    String(r.n), String(r.round), r.via, `${r.completed}/${r.started}`, f(r.streamsPerSec), f(r.ttfbP50), f(r.ttfbP99), f(r.durationP50),
     f(r.relayRssMaxMB), f(r.relayCpuMsPerStream, 2), r.recorded === null ? '–' : String(r.recorded), String(r.errors), f(r.upstreamConnects), f(r.upstreamErrors), f(r.queuedMax), String(r.listenDrops), r.via === 'relay' ? String(r.relayWarnLines) : '–',
   ])
   const w = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)))
-  const line = (c: string[]) => c.map((x, i) => (i === 1 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ')
+  const line = (c: string[]) => c.map((x, i) => (i === 2 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ')
   return [
     line(head),
     `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; streams/s = completed / (burst start → last stream done);\n up connects / up errors = the relay's upstream pool counters over the burst, queued max = most requests /health showed waiting for an upstream connection,\n listen drops = SYNs the kernel dropped on a full accept queue, machine-wide: each costs that client ≥ 1 s)`,
@@ -54,19 +56,41 @@ export function streamsTable(rows: StreamRow[], perClient: number): string {
   ].join('\n')
 }
 
-/** The issue's targets: at N=1,000 first byte p50 ≤ direct + 100 ms and throughput ≥ 0.9× direct; at N=2,000 all complete. */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** A verdict over rounds: the median, and the range when there is more than one. */
+const overRounds = (xs: number[], show: (x: number) => string) =>
+  xs.length > 1 ? `${show(median(xs))} (median of ${xs.length}: ${show(Math.min(...xs))} … ${show(Math.max(...xs))})` : show(xs[0]!)
+
+/**
+ * The issue's targets: at N=1,000 first byte p50 ≤ direct + 100 ms and throughput ≥ 0.9× direct;
+ * at N=2,000 all complete. Each relay row is compared with the direct row of its own round (run
+ * just before it); over several rounds the verdict is the median of those per-round figures, since
+ * one run on a shared machine can swing by a quarter either way.
+ */
 export function checkStreamTargets(rows: StreamRow[]): StreamCheck[] {
   const checks: StreamCheck[] = []
-  for (const r of rows.filter(x => x.via === 'relay')) {
-    const d = rows.find(x => x.via === 'direct' && x.n === r.n)
-    if (d) {
-      const extra = r.ttfbP50 - d.ttfbP50
-      checks.push({ name: `TTFB p50 relay − direct, N=${r.n} (≤ +100 ms)`, measured: `${extra >= 0 ? '+' : ''}${f(extra)} ms`, value: extra, limit: 100, pass: extra <= 100, issueTarget: r.n === 1000 })
-      const ratio = r.streamsPerSec / d.streamsPerSec
-      checks.push({ name: `throughput relay / direct, N=${r.n} (≥ 0.9×)`, measured: `${f(ratio, 2)}×`, value: ratio, limit: 0.9, pass: ratio >= 0.9, issueTarget: r.n === 1000 })
+  for (const n of [...new Set(rows.map(r => r.n))]) {
+    const pairs = rows.filter(r => r.n === n && r.via === 'relay')
+      .map(r => ({ r, d: rows.find(x => x.via === 'direct' && x.n === n && x.round === r.round) }))
+    const compared = pairs.filter((p): p is { r: StreamRow, d: StreamRow } => !!p.d)
+    if (compared.length) {
+      const extras = compared.map(p => p.r.ttfbP50 - p.d.ttfbP50)
+      const extra = median(extras)
+      const ms = (x: number) => `${x >= 0 ? '+' : ''}${f(x)} ms`
+      checks.push({ name: `TTFB p50 relay − direct, N=${n} (≤ +100 ms)`, measured: overRounds(extras, ms), value: extra, limit: 100, pass: extra <= 100, issueTarget: n === 1000 })
+      const ratios = compared.map(p => p.r.streamsPerSec / p.d.streamsPerSec)
+      const ratio = median(ratios)
+      checks.push({ name: `throughput relay / direct, N=${n} (≥ 0.9×)`, measured: overRounds(ratios, x => `${f(x, 2)}×`), value: ratio, limit: 0.9, pass: ratio >= 0.9, issueTarget: n === 1000 })
     }
-    const rate = r.completed / Math.max(1, r.started)
-    checks.push({ name: `relay streams completed, N=${r.n} (100 %)`, measured: `${r.completed}/${r.started}`, value: rate, limit: 1, pass: rate === 1 && r.started > 0, issueTarget: r.n === 2000 })
+    const started = pairs.reduce((a, p) => a + p.r.started, 0)
+    const completed = pairs.reduce((a, p) => a + p.r.completed, 0)
+    const rate = completed / Math.max(1, started)
+    checks.push({ name: `relay streams completed, N=${n} (100 %)`, measured: `${completed}/${started}`, value: rate, limit: 1, pass: rate === 1 && started > 0, issueTarget: n === 2000 })
   }
   return checks
 }

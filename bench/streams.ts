@@ -24,7 +24,8 @@
 // after, the Redis key families that grew, and whether every 200 was recorded; writes
 // bench/results/soak-latest.json.
 //
-// Env: BENCH_STREAMS_N ("1000,2000"), BENCH_STREAMS_PER_CLIENT (3), BENCH_UPSTREAM (h2 | https |
+// Env: BENCH_STREAMS_N ("1000,2000"), BENCH_STREAMS_PER_CLIENT (3), BENCH_STREAMS_ROUNDS (1: direct
+// then relay this many times per N; the targets take the median of the per-round figures), BENCH_UPSTREAM (h2 | https |
 // http, default h2; `-- --http` = http), BENCH_HEADER_DELAY_MS / BENCH_DELTAS / BENCH_DELAY_MS (the
 // upstream's pacing), BENCH_RELAY_ENV (extra relay env, e.g. 'POOL_MAX_CONNECTIONS=4000,LOG_LEVEL=warn'),
 // BENCH_RELAY_CA (extra | file: how the relay trusts the test CA, see caEnv below), BENCH_LOG_LEVEL
@@ -47,6 +48,7 @@ const SOAK = process.argv.includes('--soak')
 const UPSTREAM = process.argv.includes('--http') ? 'http' : (env.BENCH_UPSTREAM ?? 'h2')
 const NS = (env.BENCH_STREAMS_N ?? '1000,2000').split(',').map(Number).filter(n => n > 0)
 const PER_CLIENT = Number(env.BENCH_STREAMS_PER_CLIENT ?? 3)
+const ROUNDS = Number(env.BENCH_STREAMS_ROUNDS ?? 1)
 const TIMEOUT_MS = Number(env.BENCH_STREAMS_TIMEOUT_SECONDS ?? 60) * 1000
 const PIN = env.BENCH_PIN ?? 'none'
 const SOAK_MINUTES = Number(env.BENCH_SOAK_MINUTES ?? 10)
@@ -69,7 +71,7 @@ function fail(message: string): never {
   process.exit(2)
 }
 if (!['h2', 'https', 'http'].includes(UPSTREAM)) fail(`BENCH_UPSTREAM must be h2, https or http (got ${UPSTREAM})`)
-if (!SOAK && (NS.length === 0 || !(PER_CLIENT >= 1))) fail('BENCH_STREAMS_N must be a list like 1000,2000 and BENCH_STREAMS_PER_CLIENT ≥ 1')
+if (!SOAK && (NS.length === 0 || !(PER_CLIENT >= 1) || !Number.isInteger(ROUNDS) || ROUNDS < 1)) fail('BENCH_STREAMS_N must be a list like 1000,2000, BENCH_STREAMS_PER_CLIENT ≥ 1 and BENCH_STREAMS_ROUNDS a whole number ≥ 1')
 if (SOAK && !(SOAK_MINUTES > 0 && SOAK_CLIENTS >= 1)) fail('BENCH_SOAK_MINUTES must be > 0 and BENCH_SOAK_CLIENTS ≥ 1')
 
 /**
@@ -115,7 +117,7 @@ const capMs = PER_CLIENT * (TIMEOUT_MS + 5000) + 30_000
 interface Rig { relay: Child, relayUrl: string, upstreamUrl: string, apiKey: string, monitor: Redis, admin: Awaited<ReturnType<typeof adminApi>>, ca?: Buffer }
 
 /** One burst of `n` clients against the relay or the upstream, with the relay's CPU, RSS and recordings around it. */
-async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = PER_CLIENT): Promise<StreamRow & { raw: BurstResult }> {
+async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = PER_CLIENT, round = 1): Promise<StreamRow & { raw: BurstResult }> {
   const relayed = via === 'relay'
   const target: Target = relayed
     ? { origin: rig.relayUrl, path: '/api/v1/messages', headers: headers(rig.apiKey) }
@@ -144,7 +146,7 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
     }
   }
   return {
-    n, via, started: r.started, completed: r.completed, streamsPerSec: r.completed / (r.wallMs / 1000),
+    n, via, round, started: r.started, completed: r.completed, streamsPerSec: r.completed / (r.wallMs / 1000),
     ttfbP50: percentile(r.ttfbMs, 50), ttfbP99: percentile(r.ttfbMs, 99), durationP50: percentile(r.ms, 50),
     relayRssMaxMB: relayed ? rssMaxMB : null, relayCpuMsPerStream: relayed ? cpuMs / Math.max(1, r.completed) : null,
     recorded: relayed ? recorded : null, errors: r.errors, errorSamples: r.errorSamples,
@@ -173,7 +175,7 @@ function write(name: string, doc: object): void {
 
 async function main(): Promise<void> {
   const fdLimit = checkFdLimit(SOAK ? SOAK_CLIENTS : Math.max(...NS))
-  const budgetMs = 180_000 + (SOAK ? (SOAK_MINUTES * 60 + 120) * 1000 : NS.length * 2 * (capMs + 20_000))
+  const budgetMs = 180_000 + (SOAK ? (SOAK_MINUTES * 60 + 120) * 1000 : NS.length * ROUNDS * 2 * (capMs + 20_000))
   const watchdog = setTimeout(() => {
     console.error(`bench:streams: still running after ${Math.round(budgetMs / 1000)} s, giving up`)
     killAllSync()
@@ -208,12 +210,15 @@ async function main(): Promise<void> {
     if (SOAK) return await soak(rig, common)
     const rows: StreamRow[] = []
     for (const n of NS) {
-      for (const via of ['direct', 'relay'] as const) {
-        const { raw: _raw, ...row } = await burst(rig, via, n)
-        rows.push(row)
-        console.log(`  N=${n} ${via}: ${row.completed}/${row.started} completed, ${row.streamsPerSec.toFixed(0)} streams/s, TTFB p50 ${row.ttfbP50.toFixed(0)} ms, ${row.errors} errors`)
-        if (relay.child.proc.exitCode !== null) throw new Error(`relay died during N=${n}:\n${relay.child.tail.join('\n')}`)
-        await new Promise(r => setTimeout(r, 2000)) // let both sides close the burst's sockets
+      // Direct, then relay, ROUNDS times: each relay burst is judged against the direct one just before it.
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const via of ['direct', 'relay'] as const) {
+          const { raw: _raw, ...row } = await burst(rig, via, n, PER_CLIENT, round)
+          rows.push(row)
+          console.log(`  N=${n}${ROUNDS > 1 ? ` round ${round}` : ''} ${via}: ${row.completed}/${row.started} completed, ${row.streamsPerSec.toFixed(0)} streams/s, TTFB p50 ${row.ttfbP50.toFixed(0)} ms, ${row.errors} errors`)
+          if (relay.child.proc.exitCode !== null) throw new Error(`relay died during N=${n}:\n${relay.child.tail.join('\n')}`)
+          await new Promise(r => setTimeout(r, 2000)) // let both sides close the burst's sockets
+        }
       }
     }
     const checks = checkStreamTargets(rows)
@@ -221,7 +226,7 @@ async function main(): Promise<void> {
     for (const r of rows.filter(x => x.errors)) console.log(`errors N=${r.n} ${r.via}: ${r.errorSamples.join(' | ')}`)
     console.log(`machine: ${cpus().length} CPUs, load average ${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ${loadavg().map(x => x.toFixed(2)).join(' ')} after`)
     console.log(`\nTargets (issue 13 §8):\n${checks.map(c => `${c.name.padEnd(58)} ${c.measured.padStart(22)}  ${c.pass ? 'PASS' : 'FAIL'}${c.issueTarget ? '' : '  (the issue sets it at another N)'}`).join('\n')}`)
-    write('streams-latest.json', { ...common, finishedAt: new Date().toISOString(), machine: { ...common.machine, loadavgAfter: loadavg() }, config: { ns: NS, perClient: PER_CLIENT, timeoutMs: TIMEOUT_MS }, rows, targets: checks, relayLogTail: relay.child.tail.slice(-20) })
+    write('streams-latest.json', { ...common, finishedAt: new Date().toISOString(), machine: { ...common.machine, loadavgAfter: loadavg() }, config: { ns: NS, perClient: PER_CLIENT, rounds: ROUNDS, timeoutMs: TIMEOUT_MS }, rows, targets: checks, relayLogTail: relay.child.tail.slice(-20) })
     if (env.BENCH_STRICT === '1' && checks.some(c => c.issueTarget && !c.pass)) process.exitCode = 1
   }
   finally {
