@@ -1,10 +1,11 @@
 import type { ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { type AccountStateRecord, stateFromFailure } from '../accounts/state'
 import { useConfig } from '../config'
 import { useLogger } from '../logging'
 import type { Fail } from '../relay/steps'
+import { callUpstream, type UpstreamAnswer } from './answer'
 import { ACCOUNT_FAILED, classifyUpstreamError } from './errors'
 import type { WaitReport } from './pool'
 import { type Outcome, readBounded, type Tap } from './stream'
@@ -63,7 +64,7 @@ export interface Forwarding<A extends ForwardAccount, T extends Tap> {
   /** Seen on every answer that came back (rate-limit windows, sticky sessions). */
   answered?: (account: A, status: number, headers: Dispatcher.ResponseData['headers']) => void
   /** Relay an answer that is not about the account; returns how it ended and the usage tap. */
-  deliver: (up: Dispatcher.ResponseData<unknown>, res: ServerResponse, d: Delivery) => Promise<{ outcome: Outcome, tap: T | null }>
+  deliver: (up: UpstreamAnswer, res: ServerResponse, d: Delivery) => Promise<{ outcome: Outcome, tap: T | null }>
   /** Errors in the client's protocol. */
   fail: Fail
 }
@@ -159,14 +160,15 @@ export async function forwardWithFailover<A extends ForwardAccount, T extends Ta
       r.status = call.status
       return sendBuffered(call)
     }
-    let up: Dispatcher.ResponseData<unknown>
+    let up: UpstreamAnswer
     const sentAt = performance.now()
     try {
-      up = await request(call.url, {
-        method: call.method, headers: call.headers, body: call.method === 'POST' ? call.body : undefined, signal: ac.signal,
-        dispatcher: p.accounts.dispatcherFor(a), headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
+      const url = new URL(call.url)
+      up = await callUpstream(p.accounts.dispatcherFor(a), {
+        origin: url.origin, path: url.pathname + url.search, method: call.method, headers: call.headers,
+        body: call.method === 'POST' ? call.body : undefined, headersTimeout: cfg.relay.timeoutMs, bodyTimeout: cfg.relay.timeoutMs,
         waitReport: r,
-      } as Parameters<typeof request>[1])
+      } as Dispatcher.DispatchOptions, ac.signal)
     }
     catch (err) {
       if (ac.signal.aborted) return r
@@ -221,12 +223,19 @@ export async function forwardWithFailover<A extends ForwardAccount, T extends Ta
       await next(buffered)
       continue
     }
-    const delivered = await p.deliver(up, res, {
-      headersSent: sent,
-      pumping: () => {
-        pumping = true
-      },
-    })
+    let delivered: Awaited<ReturnType<typeof p.deliver>>
+    try {
+      delivered = await p.deliver(up, res, {
+        headersSent: sent,
+        pumping: () => {
+          pumping = true
+        },
+      })
+    }
+    catch (err) {
+      up.body.destroy() // a body nobody will read must not hold its connection
+      throw err
+    }
     r.outcome = delivered.outcome
     r.tap = delivered.tap
     return r

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
+import { UpstreamBody } from './answer'
 
 export type Outcome = 'done' | 'aborted' | 'failed'
 
@@ -36,11 +37,14 @@ const DRAIN_MAX_MS = 1000
  * itself (`relay` then only reports back-pressure); the tap ends before the response does, so what
  * it writes at the end still reaches the client.
  */
-export function pump(src: Readable, res: ServerResponse, tap: Tap | null, onBroken: (() => void) | null, relay: (chunk: Buffer) => boolean = chunk => res.write(chunk)): Promise<Outcome> {
+export function pump(src: Readable | UpstreamBody, res: ServerResponse, tap: Tap | null, onBroken: (() => void) | null, relay: (chunk: Buffer) => boolean = chunk => res.write(chunk)): Promise<Outcome> {
+  const body = src instanceof UpstreamBody ? src : fromReadable(src)
   return new Promise((resolve) => {
     let settled = false
     let clientGone = false
     let tapEnded = false
+    let idle: NodeJS.Timeout | undefined
+    let cap: NodeJS.Timeout | undefined
     const endTap = () => {
       if (tapEnded) return
       tapEnded = true
@@ -49,58 +53,70 @@ export function pump(src: Readable, res: ServerResponse, tap: Tap | null, onBrok
     const finish = (o: Outcome) => {
       if (settled) return
       settled = true
+      clearTimeout(idle)
+      clearTimeout(cap)
       endTap()
       resolve(o)
     }
-    const forward = (chunk: Buffer) => {
-      tap?.push(chunk)
-      if (!relay(chunk)) src.pause()
+    // After the client left: the body is read for the tap only, then closed.
+    const stop = () => {
+      body.destroy()
+      finish('aborted')
     }
-    src.on('data', forward)
-    res.on('drain', () => src.resume())
-    src.once('end', () => {
-      endTap()
-      if (!clientGone) res.end()
-      finish(clientGone ? 'aborted' : 'done')
-    })
-    src.once('error', () => {
-      if (res.writableEnded || res.destroyed) return finish('aborted')
-      if (onBroken) onBroken()
-      else res.destroy()
-      finish('failed')
-    })
+    const bump = () => {
+      clearTimeout(idle)
+      idle = setTimeout(stop, DRAIN_IDLE_MS)
+    }
+    res.on('drain', () => body.resume())
     res.once('close', () => {
       if (res.writableFinished) return
       clientGone = true
-      if (!tap) {
-        src.destroy()
-        return finish('aborted')
-      }
-      let idle: NodeJS.Timeout | undefined
-      const stop = () => {
-        clearTimeout(idle)
-        clearTimeout(cap)
-        src.destroy()
-        finish('aborted')
-      }
-      const cap = setTimeout(stop, DRAIN_MAX_MS)
-      const bump = () => {
-        clearTimeout(idle)
-        idle = setTimeout(stop, DRAIN_IDLE_MS)
-      }
-      src.off('data', forward)
-      src.on('data', (chunk: Buffer) => {
-        tap.push(chunk)
-        bump()
-      })
-      src.once('end', stop)
+      if (!tap) return stop()
+      cap = setTimeout(stop, DRAIN_MAX_MS)
       bump()
-      src.resume()
+      body.resume()
+    })
+    body.pipeTo({
+      data(chunk) {
+        tap?.push(chunk)
+        if (!clientGone) return relay(chunk)
+        bump()
+        return true
+      },
+      end() {
+        if (clientGone) return stop()
+        endTap()
+        res.end()
+        finish('done')
+      },
+      error() {
+        if (res.writableEnded || res.destroyed) return finish('aborted')
+        if (onBroken) onBroken()
+        else res.destroy()
+        finish('failed')
+      },
     })
   })
 }
 
-export async function readBounded(src: Readable, max: number): Promise<Buffer> {
+/** A Node stream read the way an upstream body is (the pump reads both). */
+function fromReadable(r: Readable): Pick<UpstreamBody, 'pipeTo' | 'resume' | 'destroy'> {
+  return {
+    pipeTo(sink) {
+      r.on('data', (chunk: Buffer) => {
+        if (!sink.data(chunk)) r.pause()
+      })
+      r.once('end', () => sink.end())
+      r.once('error', err => sink.error(err))
+    },
+    resume: () => void r.resume(),
+    destroy: () => void r.destroy(),
+  }
+}
+
+/** The whole body, keeping at most `max` bytes (the rest is read and dropped). */
+export async function readBounded(src: Readable | UpstreamBody, max: number): Promise<Buffer> {
+  if (src instanceof UpstreamBody) return src.readAll(max)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of src as AsyncIterable<Buffer>) {

@@ -188,8 +188,9 @@ const gemini: ProtocolAdapter<GeminiRoute, Account, GeminiUsageTap, GeminiReques
           },
         })
         const unwrap = new CodeAssistUnwrapper(mode, text => out.push(text))
-        up.body.on('error', err => out.destroy(err))
-        up.body.pipe(out)
+        const src = up.body.readable()
+        src.on('error', err => out.destroy(err))
+        src.pipe(out)
         d.headersSent()
         res.writeHead(200, {
           'content-type': mode === 'sse' ? 'text/event-stream' : 'application/json; charset=UTF-8',

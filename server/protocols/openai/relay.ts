@@ -10,6 +10,7 @@ import { useConfig } from '../../config'
 import { type ParsedRequest, type ProtocolAdapter, type RequestContext, runPipeline, type UsageTap } from '../../relay/pipeline'
 import { isModelName, MODEL_NAME_RULE } from '../../relay/model-name'
 import { type Delivery, type Forwarding, type LocalAnswer, sendAnswer } from '../../upstream/forward'
+import type { UpstreamAnswer } from '../../upstream/answer'
 import { SSE_HEADERS } from '../../upstream/headers'
 import { type Outcome, pump, readBounded, sendHeadersSoon } from '../../upstream/stream'
 import { clientDeadline } from '../anthropic/cache-wait'
@@ -75,7 +76,7 @@ function errorAnswer(e: TranslatedError, upHeaders: Dispatcher.ResponseData['hea
  * translator is the usage tap, and keeps reading for the usage after the client left), or a whole
  * answer read (bounded), translated and sent.
  */
-async function deliverTranslated(up: Dispatcher.ResponseData<unknown>, res: ServerResponse, d: Delivery, p: OpenAIRequest, t: AnswerTranslation): Promise<{ outcome: Outcome, tap: UsageTap | null }> {
+async function deliverTranslated(up: UpstreamAnswer, res: ServerResponse, d: Delivery, p: OpenAIRequest, t: AnswerTranslation): Promise<{ outcome: Outcome, tap: UsageTap | null }> {
   if (up.statusCode < 200 || up.statusCode >= 300) {
     const body = await readBounded(up.body, 64 * 1024)
     return { outcome: sendAnswer(res, errorAnswer(t.error(up.statusCode, body), up.headers), d), tap: null }
