@@ -12,9 +12,11 @@ function body() {
 }
 
 /** A reader that records what it got and takes `budget` chunks before saying "enough". */
-function reader(budget = Infinity) {
+interface Reader { got: string[], budget: number, ended: boolean, error: Error | null, sink: BodySink }
+
+function reader(budget = Infinity): Reader {
   const got: string[] = []
-  const r = {
+  const r: Reader = {
     got, budget, ended: false, error: null as Error | null,
     sink: {
       data(chunk: Buffer) {
@@ -27,7 +29,7 @@ function reader(budget = Infinity) {
       error(err: Error) {
         r.error = err
       },
-    } satisfies BodySink,
+    },
   }
   return r
 }
