@@ -33,6 +33,45 @@ function pendingCounter<L extends string>(cfg: Omit<CounterConfiguration<L>, 're
   }
 }
 
+/**
+ * A histogram observed on every request, with one label (or none): the counts wait in plain arrays
+ * per label value and reach prom-client as a ready metric when Prometheus scrapes — the same
+ * exposition as prom-client's Histogram, which validates and hashes the label set on every
+ * observation (four a request). `observe(labelValue, seconds)`.
+ */
+export function plainHistogram(reg: Registry, name: string, help: string, labelName: string | null, buckets: readonly number[]) {
+  const series = new Map<string, { counts: number[], sum: number, count: number }>()
+  const metric = {
+    name, help, type: 'histogram', aggregator: 'sum',
+    get() {
+      const values: { labels: Record<string, string | number>, value: number, metricName: string }[] = []
+      for (const [label, s] of series) {
+        const labels: Record<string, string> = labelName ? { [labelName]: label } : {}
+        let acc = 0
+        buckets.forEach((le, i) => {
+          acc += s.counts[i]!
+          values.push({ labels: { le, ...labels }, value: acc, metricName: `${name}_bucket` })
+        })
+        values.push({ labels: { le: '+Inf', ...labels }, value: s.count, metricName: `${name}_bucket` })
+        values.push({ labels, value: s.sum, metricName: `${name}_sum` })
+        values.push({ labels, value: s.count, metricName: `${name}_count` })
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' }
+    },
+    reset: () => series.clear(),
+  }
+  reg.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0])
+  return (label: string, value: number) => {
+    let s = series.get(label)
+    if (!s) series.set(label, (s = { counts: buckets.map(() => 0), sum: 0, count: 0 }))
+    let i = 0
+    while (i < buckets.length && value > buckets[i]!) i++
+    if (i < buckets.length) s.counts[i]!++
+    s.sum += value
+    s.count++
+  }
+}
+
 /** A gauge moved up and down on every request, read by prom-client at scrape time. */
 function liveGauge(name: string, help: string) {
   let value = 0
@@ -46,13 +85,13 @@ function liveGauge(name: string, help: string) {
 }
 
 const requests = pendingCounter({ name: 'crs_requests_total', help: 'Relayed requests', labelNames: ['platform', 'route', 'status', 'model', 'account'] })
-const duration = new Histogram({ name: 'crs_request_duration_seconds', help: 'Whole request time', labelNames: ['platform'], buckets, registers: [registry] })
-const ttfb = new Histogram({ name: 'crs_ttfb_seconds', help: 'Time to the response headers', labelNames: ['platform'], buckets, registers: [registry] })
+const duration = plainHistogram(registry, 'crs_request_duration_seconds', 'Whole request time', 'platform', buckets)
+const ttfb = plainHistogram(registry, 'crs_ttfb_seconds', 'Time to the response headers', 'platform', buckets)
 const tokens = pendingCounter({ name: 'crs_tokens_total', help: 'Tokens by kind', labelNames: ['platform', 'model', 'kind'] })
 const cost = pendingCounter({ name: 'crs_cost_usd_total', help: 'Cost in USD', labelNames: ['platform', 'model'] })
 const aborted = pendingCounter({ name: 'crs_requests_aborted_total', help: 'Requests that ended before the answer did', labelNames: ['platform'] })
 const refreshes = new Counter({ name: 'crs_token_refreshes_total', help: 'OAuth token refreshes', labelNames: ['platform', 'result'], registers: [registry] })
-const redisOps = new Histogram({ name: 'crs_redis_op_seconds', help: 'Redis calls on the request path', labelNames: ['op'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] })
+const redisOps = plainHistogram(registry, 'crs_redis_op_seconds', 'Redis calls on the request path', 'op', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
 const connectionWait = new Histogram({ name: 'crs_upstream_connection_wait_seconds', help: 'Time requests that had to wait for an upstream connection waited (a new connection opening, or the pool at its ceiling)', buckets, registers: [registry] })
 export const observeConnectionWait = (ms: number) => connectionWait.observe(ms / 1000)
 export const activeRelays = liveGauge('crs_active_requests', 'Relayed requests in flight (streams included)')
@@ -63,8 +102,8 @@ export function observeRequest(r: { platform: string, route: string, status: num
   const { platform, model } = r
   const account = r.accountId ?? ''
   requests(`${platform}\0${r.route}\0${r.status}\0${model}\0${account}`, () => ({ platform, route: r.route, status: String(r.status), model, account }))
-  duration.observe({ platform }, r.durationMs / 1000)
-  if (r.ttfbMs !== null) ttfb.observe({ platform }, r.ttfbMs / 1000)
+  duration(platform, r.durationMs / 1000)
+  if (r.ttfbMs !== null) ttfb(platform, r.ttfbMs / 1000)
   if (r.aborted) aborted(platform, () => ({ platform }))
   const u = r.usage
   const pm = `${platform}\0${model}`
@@ -81,12 +120,12 @@ export const observeRefresh = (platform: string, ok: boolean) => refreshes.inc({
 
 /** Time a Redis call on the request path. */
 export async function timeRedis<T>(op: string, fn: () => Promise<T>): Promise<T> {
-  const end = redisOps.startTimer({ op })
+  const t0 = performance.now()
   try {
     return await fn()
   }
   finally {
-    end()
+    redisOps(op, (performance.now() - t0) / 1000)
   }
 }
 
