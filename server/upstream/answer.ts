@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream'
 import { type Dispatcher, errors, util } from 'undici'
 
+/** What may wait for a body's reader without holding the upstream back (as undici's own body stream buffers). */
+const HOLD_BYTES = 64 * 1024
+
 /** What reads an upstream body as it arrives. */
 export interface BodySink {
   /** One chunk; false: no more until the body's `resume()`. */
@@ -22,14 +25,18 @@ export interface UpstreamAnswer {
  * An upstream answer's body, handed chunk by chunk to one reader (`pipeTo`): the relay's pump
  * writes each chunk to the client as undici delivers it, with no stream object in between (undici's
  * `request` puts a Readable there, which cost ~4 µs a chunk and ~50 µs a request here). Chunks that
- * come before the reader does wait here, and the upstream is held back meanwhile (so at most what
- * one read delivered is held); a reader that says "enough" holds the upstream back the same way.
+ * come before the reader does wait here (past 64 KiB the upstream is held back); a reader that says
+ * "enough" holds the upstream back until it calls `resume()`.
  * `readable()` gives a Node stream to readers that need one.
  */
 export class UpstreamBody {
   private sink: BodySink | null = null
   private held: Buffer[] = []
+  private heldBytes = 0
+  /** The reader said "enough". */
   private paused = false
+  /** The upstream was told to wait (it is resumed once the held chunks are taken). */
+  private holding = false
   private ended = false
   private failure: Error | null = null
   /** Ended, failed or destroyed, and the reader told (or to be told nothing more). */
@@ -58,6 +65,7 @@ export class UpstreamBody {
     if (this.closed) return
     this.closed = true
     this.held = []
+    this.heldBytes = 0
     this.abortUpstream(err ?? new errors.RequestAbortedError())
   }
 
@@ -98,10 +106,16 @@ export class UpstreamBody {
     if (this.closed) return false
     if (!this.sink || this.paused || this.held.length) {
       this.held.push(chunk)
+      this.heldBytes += chunk.length
+      // Before the reader comes (a stream's first event usually arrives with its headers), up to
+      // HOLD_BYTES wait without stopping the upstream; a reader that said "enough" stops it at once.
+      if (!this.sink && !this.paused && this.heldBytes < HOLD_BYTES) return true
+      this.holding = true
       return false
     }
     if (this.sink.data(chunk)) return true
     this.paused = true
+    this.holding = true
     return false
   }
 
@@ -122,6 +136,7 @@ export class UpstreamBody {
   private deliverError(err: Error) {
     this.closed = true
     this.held = []
+    this.heldBytes = 0
     // As undici's own body stream does: the reader hears of it after the current callback.
     queueMicrotask(() => this.sink!.error(err))
   }
@@ -130,13 +145,17 @@ export class UpstreamBody {
   private flush() {
     const sink = this.sink!
     while (this.held.length && !this.paused && !this.closed) {
-      if (!sink.data(this.held.shift()!)) this.paused = true
+      const chunk = this.held.shift()!
+      this.heldBytes -= chunk.length
+      if (!sink.data(chunk)) this.paused = true
     }
     if (this.paused || this.held.length || this.closed) return
     if (this.ended) {
       this.closed = true
       return sink.end()
     }
+    if (!this.holding) return
+    this.holding = false
     this.resumeUpstream()
   }
 }

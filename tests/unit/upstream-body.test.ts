@@ -37,35 +37,48 @@ function reader(budget = Infinity): Reader {
 const buf = (s: string) => Buffer.from(s)
 
 describe('UpstreamBody', () => {
-  it('holds chunks that come before the reader (holding the upstream back), then hands them over in order', () => {
+  it('keeps chunks that come before the reader (the upstream reads on up to 64 KiB), then hands them over in order', () => {
     const { b, up } = body()
-    expect(b.chunk(buf('a'))).toBe(false) // no reader yet: the upstream waits
-    expect(b.chunk(buf('b'))).toBe(false)
+    expect(b.chunk(buf('a'))).toBe(true) // a stream's first event, come with its headers
+    expect(b.chunk(buf('b'))).toBe(true)
     b.complete()
     const r = reader()
     b.pipeTo(r.sink)
     expect(r.got).toEqual(['a', 'b'])
     expect(r.ended).toBe(true)
-    expect(up.resumed).toBe(0) // it had ended: nothing to read on
+    expect(up.resumed).toBe(0) // never held back
   })
 
-  it('passes chunks straight through to a reader that takes them, and reads on after the held ones', () => {
+  it('holds the upstream back past 64 KiB without a reader, and lets it read on once the reader took them', () => {
+    const { b, up } = body()
+    expect(b.chunk(Buffer.alloc(40 * 1024))).toBe(true)
+    expect(b.chunk(Buffer.alloc(40 * 1024))).toBe(false)
+    const r = reader()
+    b.pipeTo(r.sink)
+    expect(r.got).toHaveLength(2)
+    expect(up.resumed).toBe(1)
+    expect(b.chunk(buf('c'))).toBe(true)
+    b.complete()
+    expect(r.got.at(-1)).toBe('c')
+    expect(r.ended).toBe(true)
+  })
+
+  it('passes chunks straight through to a reader that takes them', () => {
     const { b, up } = body()
     b.chunk(buf('a'))
     const r = reader()
     b.pipeTo(r.sink)
-    expect(up.resumed).toBe(1) // the held chunk is delivered: the upstream reads on
     expect(b.chunk(buf('b'))).toBe(true)
     b.complete()
     expect(r.got).toEqual(['a', 'b'])
     expect(r.ended).toBe(true)
+    expect(up.resumed).toBe(0)
   })
 
   it('a reader that says "enough" holds the upstream back; resume() delivers what came meanwhile, then the end', () => {
     const { b, up } = body()
     const r = reader(1)
     b.pipeTo(r.sink)
-    up.resumed = 0
     expect(b.chunk(buf('a'))).toBe(false) // taken, but the reader is full
     expect(b.chunk(buf('b'))).toBe(false) // held
     b.complete()
