@@ -79,6 +79,11 @@ class Upstream {
     return this
   }
 
+  /** Take no new connections; the sessions open now stay (as an edge rolling out a new config). */
+  stopListening() {
+    this.server.close()
+  }
+
   async stop() {
     for (const s of this.sessions) s.destroy()
     if ('closeAllConnections' in this.server) this.server.closeAllConnections()
@@ -307,5 +312,30 @@ describe('HTTP/2 in the account pool', () => {
     await expect.poll(() => pool.api.stats().protocol, { timeout: 2000 }).toBe('http/1.1')
     expect(await get(pool, up.origin, '/ok')).toEqual({ status: 200, body: 'ok' })
     expect(h1.seen.map(s => s.version)).toEqual(['1.1'])
+  })
+
+  it('mid-switch: an upstream stops offering h2 while streams run and requests queue: the streams finish on HTTP/2, the queued go over HTTP/1.1', async () => {
+    const { up, pool } = await setup({ max: 1 }, new Upstream(true, { maxConcurrentStreams: 2 }))
+    await pool.api.warmUp()
+    // Two long streams fill the only session; three requests wait for a stream.
+    const streams = [get(pool, up.origin, '/stream?n=6&gap=100'), get(pool, up.origin, '/stream?n=6&gap=100')]
+    await expect.poll(() => up.seen.length, { timeout: 2000 }).toBe(2)
+    const queued = [0, 1, 2].map(() => get(pool, up.origin, '/ok'))
+    await expect.poll(() => pool.api.stats().queued, { timeout: 2000 }).toBe(3)
+    // The upstream now answers new connections in HTTP/1.1 only, and retires its session gracefully.
+    up.stopListening()
+    const h1 = await new Upstream(false).start(up.port)
+    cleanup.push(() => h1.stop())
+    for (const s of up.sessions) s.goaway(0)
+    const whole = Array.from({ length: 6 }, (_, i) => `data: ${i}\n\n`).join('')
+    const at = (p: Promise<unknown>) => p.then(v => ({ v, t: performance.now() }))
+    const [s, q] = await Promise.all([Promise.all(streams.map(at)), Promise.all(queued.map(at))])
+    expect(s.map(x => x.v)).toEqual([{ status: 200, body: whole }, { status: 200, body: whole }])
+    expect(q.map(x => x.v)).toEqual(Array(3).fill({ status: 200, body: 'ok' }))
+    // The queued ones did not wait for the old session's streams to end.
+    expect(Math.max(...q.map(x => x.t))).toBeLessThan(Math.min(...s.map(x => x.t)))
+    expect(up.seen.map(r => [r.version, r.completed])).toEqual([['2.0', true], ['2.0', true]])
+    expect(h1.seen.map(r => r.version)).toEqual(['1.1', '1.1', '1.1'])
+    expect(pool.api.stats()).toMatchObject({ protocol: 'http/1.1', queued: 0 })
   })
 })
