@@ -109,7 +109,7 @@ export class UpstreamBody {
       this.heldBytes += chunk.length
       // Before the reader comes (a stream's first event usually arrives with its headers), up to
       // HOLD_BYTES wait without stopping the upstream; a reader that said "enough" stops it at once.
-      if (!this.sink && !this.paused && this.heldBytes < HOLD_BYTES) return true
+      if (!this.sink && this.heldBytes < HOLD_BYTES) return true
       this.holding = true
       return false
     }
