@@ -130,8 +130,8 @@ export async function startRedis(): Promise<{ child: Child, url: string, port: n
  * A bench script under node + tsx in its own process (so its pid is the one doing the work);
  * resolves with the URL it prints as `<marker>=<url>` once listening.
  */
-async function startScript(name: string, file: string, marker: string, env: Record<string, string> = {}): Promise<{ child: Child, url: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', resolve(file)], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+async function startScript(name: string, file: string, marker: string, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<{ child: Child, url: string }> {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', resolve(file)], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   const child = track(name, proc)
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`${name} did not start:\n${child.tail.join('\n')}`)), 20_000)
@@ -150,6 +150,14 @@ async function startScript(name: string, file: string, marker: string, env: Reco
 /** The fake upstream (bench/upstream.ts); `env` sets its behaviour (BENCH_DELTAS, BENCH_UPSTREAM_TLS, … — see there). */
 export function startUpstream(env: Record<string, string> = {}): Promise<{ child: Child, url: string }> {
   return startScript('upstream', 'bench/upstream.ts', 'UPSTREAM_URL', env)
+}
+
+/**
+ * The bare Node proxy to `upstreamUrl` (bench/floor.ts): the floor the relay's CPU per request is
+ * read against. It runs with the relay's Node flags, so the two differ only in what they do.
+ */
+export function startFloor(upstreamUrl: string): Promise<{ child: Child, url: string }> {
+  return startScript('floor', 'bench/floor.ts', 'FLOOR_URL', { UPSTREAM_URL: upstreamUrl }, serverNodeFlags(process.env))
 }
 
 /** A SOCKS5 proxy (bench/socks5.ts) that holds every new tunnel `delayMs` before answering it. */

@@ -4,9 +4,11 @@ import type { LoadResult } from './load'
 export type Mode = 'non-stream' | 'stream'
 /**
  * `limited`: through the relay with a key that has every limit on (none of them reached);
- * `socks5`: through the relay, whose account reaches the upstream through a local SOCKS5 proxy.
+ * `socks5`: through the relay, whose account reaches the upstream through a local SOCKS5 proxy;
+ * `floor`: through a bare Node proxy (bench/floor.ts) instead of the relay — what any relay in Node
+ * pays per request before it does anything of its own (its CPU shows in the relay columns).
  */
-export type Target = 'direct' | 'relay' | 'limited' | 'socks5'
+export type Target = 'direct' | 'relay' | 'limited' | 'socks5' | 'floor'
 
 export interface ScenarioResult {
   target: Target
@@ -49,11 +51,12 @@ function row(cells: string[]): string {
 }
 
 function scenarioRow(label: string, r: ScenarioResult): string {
-  const relay = r.target !== 'direct'
+  const proxied = r.target !== 'direct'
+  const relay = proxied && r.target !== 'floor'
   return row([
     label, r.target, f(r.load.reqPerSec, 0), f(r.load.latencyMs.p50), f(r.load.latencyMs.p99), f(r.load.ttfbMs.p50), f(r.load.ttfbMs.p99),
-    relay ? f(r.cpuMsPerReq.relay, 3) : '–', relay ? f(r.cpuMsPerReq.redis, 3) : '–', f(r.cpuMsPerReq.upstream, 3), f(r.cpuMsPerReq.loadgen, 3),
-    relay ? f(r.redis.commandsPerReq, 1) : '–', relay ? f(r.redis.roundTripsPerReq, 2) : '–', relay ? f(r.relayRssMaxMB, 0) : '–',
+    proxied ? f(r.cpuMsPerReq.relay, 3) : '–', relay ? f(r.cpuMsPerReq.redis, 3) : '–', f(r.cpuMsPerReq.upstream, 3), f(r.cpuMsPerReq.loadgen, 3),
+    relay ? f(r.redis.commandsPerReq, 1) : '–', relay ? f(r.redis.roundTripsPerReq, 2) : '–', proxied ? f(r.relayRssMaxMB, 0) : '–',
     String(r.load.errors),
   ])
 }
@@ -70,11 +73,13 @@ export function table(results: ScenarioResult[], modes: Mode[], concurrencies: n
       const r = find(results, 'relay', mode, c)
       const l = find(results, 'limited', mode, c)
       const s = find(results, 'socks5', mode, c)
+      const fl = find(results, 'floor', mode, c)
       const label = `${mode} c=${c}`
       if (d) lines.push(scenarioRow(label, d))
       if (r) lines.push(scenarioRow(d ? '' : label, r))
       if (l) lines.push(scenarioRow('', l))
       if (s) lines.push(scenarioRow(d || r || l ? '' : label, s))
+      if (fl) lines.push(scenarioRow(d || r || l || s ? '' : label, fl))
       if (d && r) {
         lines.push(`${padEnd('', 18)} relay/direct: throughput ${f(r.load.reqPerSec / d.load.reqPerSec)}x, `
           + `latency p50 +${f(r.load.latencyMs.p50 - d.load.latencyMs.p50)} ms, TTFB p50 +${f(r.load.ttfbMs.p50 - d.load.ttfbMs.p50)} ms, `
@@ -83,6 +88,11 @@ export function table(results: ScenarioResult[], modes: Mode[], concurrencies: n
       if (r && l) {
         lines.push(`${padEnd('', 18)} every limit on: throughput ${f(l.load.reqPerSec / r.load.reqPerSec)}x of no limits, `
           + `relay+redis cpu ${f(l.cpuMsPerReq.relay + l.cpuMsPerReq.redis, 3)} ms/req, Redis ${f(l.redis.commandsPerReq, 1)} cmds / ${f(l.redis.roundTripsPerReq, 2)} round trips per request`)
+      }
+      if (r && fl && d) {
+        lines.push(`${padEnd('', 18)} bare Node proxy (floor): throughput ${f(fl.load.reqPerSec / d.load.reqPerSec)}x of direct, `
+          + `${f(fl.cpuMsPerReq.relay, 3)} cpu ms/req — the relay uses ${f(r.cpuMsPerReq.relay / fl.cpuMsPerReq.relay, 1)}x the floor's CPU `
+          + `(+${f(r.cpuMsPerReq.relay - fl.cpuMsPerReq.relay, 3)} ms/req, Redis aside)`)
       }
       if (r && s) {
         lines.push(`${padEnd('', 18)} relay via SOCKS5/relay direct: throughput ${f(s.load.reqPerSec / r.load.reqPerSec)}x, `
@@ -116,7 +126,7 @@ export function checkTargets(results: ScenarioResult[], relayRssMaxMB: number): 
   const l32 = find(results, 'limited', 'non-stream', 32)
   add('CPU per relayed request with every limit on, non-stream c=32', l32 && l32.cpuMsPerReq.relay + l32.cpuMsPerReq.redis, 0.6, 'ms')
   // Round trips and commands: worst over every relayed scenario, limits on included.
-  const relayed = results.filter(r => r.target !== 'direct' && r.load.completed > 0)
+  const relayed = results.filter(r => r.target !== 'direct' && r.target !== 'floor' && r.load.completed > 0)
   if (relayed.length) {
     add('Redis round trips per request (worst scenario)', Math.max(...relayed.map(r => r.redis.roundTripsPerReq)), 3, '')
     add('Redis commands per request (worst scenario)', Math.max(...relayed.map(r => r.redis.commandsPerReq)), 30, '')

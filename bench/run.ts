@@ -6,7 +6,7 @@
 // Env: BENCH_SECONDS (measured seconds per scenario, default 5), BENCH_WARMUP_SECONDS (1),
 // BENCH_CONCURRENCY ("1,32"), BENCH_BODY_KB (extra prompt text, default 0), BENCH_DELTAS (SSE
 // deltas per answer, default 3), BENCH_PROFILE=1 (relay runs with --cpu-prof into bench/results), BENCH_MODES ("non-stream,stream")
-// and BENCH_TARGETS ("relay,limited,socks5"; direct always runs) to run a subset,
+// and BENCH_TARGETS ("relay,limited,socks5,floor"; direct always runs) to run a subset,
 // BENCH_PREWARM_SECONDS (unmeasured load on every target and mode before the first scenario, so
 // the first scenario does not pay for JIT warm-up; default 4), BENCH_LOG_LEVEL (relay LOG_LEVEL, default info), BENCH_RELAY_ENV ("A=1,B=2": added to the relay's environment), BENCH_STRICT=1 (exit 1 when a target fails).
 import { execFileSync } from 'node:child_process'
@@ -15,7 +15,7 @@ import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { runLoad } from './load'
-import { benchRelayEnv, type Child, ensureBuild, killAllSync, provision, startRedis, startRelay, startSocks5, startUpstream, stopAll } from './procs'
+import { benchRelayEnv, type Child, ensureBuild, killAllSync, provision, startFloor, startRedis, startRelay, startSocks5, startUpstream, stopAll } from './procs'
 import { type Mode, type ScenarioResult, type Target, checkTargets, commandMix, find, table, targetsTable } from './report'
 import { RssSampler, type Snapshot, procRssBytes, redisDelta, snapshot } from './stats'
 
@@ -25,7 +25,7 @@ const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 1)
 const CONCURRENCIES = (env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number).filter(n => n > 0)
 const MODES = pick<Mode>(env.BENCH_MODES, ['non-stream', 'stream'])
 // direct always runs: every relay figure is a ratio against it.
-const TARGETS = pick<Target>(env.BENCH_TARGETS, ['direct', 'relay', 'limited', 'socks5'], 'direct')
+const TARGETS = pick<Target>(env.BENCH_TARGETS, ['direct', 'relay', 'limited', 'socks5', 'floor'], 'direct')
 const PROFILE = env.BENCH_PROFILE === '1'
 const PREWARM_SECONDS = Number(env.BENCH_PREWARM_SECONDS ?? 4)
 const MB = 1024 * 1024
@@ -62,7 +62,7 @@ function requestBody(stream: boolean): string {
   })
 }
 
-interface Rig { relay: Child, relayUrl: string, upstream: Child, upstreamUrl: string, apiKey: string, limitedKey: string, socksKey: string, monitor: Redis }
+interface Rig { relay: Child, relayUrl: string, upstream: Child, upstreamUrl: string, floor: { child: Child, url: string } | null, apiKey: string, limitedKey: string, socksKey: string, monitor: Redis }
 
 const noop = async () => {}
 
@@ -89,14 +89,14 @@ async function prewarm(rig: Rig): Promise<void> {
 }
 
 function requestFor(rig: Rig, target: Target, mode: Mode) {
-  const relay = target !== 'direct'
+  const relay = target !== 'direct' && target !== 'floor'
   const stream = mode === 'stream'
   return {
-    origin: relay ? rig.relayUrl : rig.upstreamUrl,
+    origin: relay ? rig.relayUrl : target === 'floor' ? rig.floor!.url : rig.upstreamUrl,
     path: relay ? '/api/v1/messages' : '/v1/messages',
     headers: {
       'content-type': 'application/json', 'anthropic-version': '2023-06-01',
-      'x-api-key': { direct: 'sk-ant-api03-bench-direct', relay: rig.apiKey, limited: rig.limitedKey, socks5: rig.socksKey }[target],
+      'x-api-key': { direct: 'sk-ant-api03-bench-direct', relay: rig.apiKey, limited: rig.limitedKey, socks5: rig.socksKey, floor: 'sk-ant-api03-bench-floor' }[target],
     },
     body: requestBody(stream), stream,
   }
@@ -106,12 +106,14 @@ async function scenario(rig: Rig, target: Target, mode: Mode, concurrency: numbe
   let a: Snapshot | undefined
   let b: Snapshot | undefined
   let sampler: RssSampler | undefined
-  const take = () => snapshot(rig.monitor, rig.relay.pid, rig.upstream.pid)
+  // The floor's scenarios measure the floor process where the others measure the relay.
+  const proxyPid = target === 'floor' ? rig.floor!.child.pid : rig.relay.pid
+  const take = () => snapshot(rig.monitor, proxyPid, rig.upstream.pid)
   const load = await runLoad({
     ...requestFor(rig, target, mode), concurrency,
     warmupMs: WARMUP_SECONDS * 1000, durationMs: SECONDS * 1000,
     onWindowStart: async () => {
-      sampler = new RssSampler(rig.relay.pid).start()
+      sampler = new RssSampler(proxyPid).start()
       a = await take()
     },
     onWindowEnd: async () => {
@@ -150,12 +152,14 @@ async function main(): Promise<void> {
   const redis = await startRedis()
   const upstream = await startUpstream()
   const socks = await startSocks5()
+  const floor = TARGETS.includes('floor') ? await startFloor(upstream.url) : null
   const relay = await startRelay(redis.url, PROFILE, { env: benchRelayEnv() })
   const { apiKey, limitedKey, socksKey } = await provision(relay.url, upstream.url, socks.url)
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
-  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, apiKey, limitedKey, socksKey: socksKey!, monitor }
+  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstream: upstream.child, upstreamUrl: upstream.url, floor, apiKey, limitedKey, socksKey: socksKey!, monitor }
   const rssIdleMB = procRssBytes(relay.child.pid) / MB
   console.log(`bench: redis :${redis.port} (pid ${redis.child.pid}), upstream ${upstream.url} (pid ${upstream.child.pid}), socks5 ${socks.url} (pid ${socks.child.pid}), `
+    + `${floor ? `floor ${floor.url} (pid ${floor.child.pid}), ` : ''}`
     + `relay ${relay.url} (pid ${relay.child.pid}${PROFILE ? ', --cpu-prof' : ''}); ${SECONDS} s per scenario after ${WARMUP_SECONDS} s warm-up`)
 
   const rss = new RssSampler(relay.child.pid).start() // the whole run, warm-ups included
