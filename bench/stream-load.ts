@@ -80,6 +80,8 @@ export interface BurstResult {
   errorSamples: string[]
   /** Of the completed requests, ascending. */
   ttfbMs: number[]
+  /** The same by wave — [k] holds each client's (k+1)-th request — each ascending. */
+  ttfbByWaveMs: number[][]
   ms: number[]
   /** Burst start → last request done. */
   wallMs: number
@@ -97,6 +99,7 @@ export async function runBurst(o: { pool: Pool, target: Target, body: string, ex
   setMaxListeners(o.clients + 10, stop.signal) // one listener per in-flight request
   const cap = setTimeout(() => stop.abort(new Error(`bench: burst still running after ${Math.round(o.capMs / 1000)} s`)), o.capMs)
   const ttfbMs: number[] = []
+  const ttfbByWaveMs: number[][] = Array.from({ length: o.perClient }, () => [])
   const ms: number[] = []
   const samples = new Map<string, string>()
   let started = 0
@@ -110,6 +113,7 @@ export async function runBurst(o: { pool: Pool, target: Target, body: string, ex
       lastDone = Math.max(lastDone, performance.now())
       if (r.ok) {
         ttfbMs.push(r.ttfbMs)
+        ttfbByWaveMs[i]!.push(r.ttfbMs)
         ms.push(r.ms)
       }
       else {
@@ -121,5 +125,8 @@ export async function runBurst(o: { pool: Pool, target: Target, body: string, ex
   await Promise.all(Array.from({ length: o.clients }, client))
   clearTimeout(cap)
   const asc = (a: number, b: number) => a - b
-  return { started, completed: ttfbMs.length, errors, errorSamples: [...samples.values()], ttfbMs: ttfbMs.sort(asc), ms: ms.sort(asc), wallMs: lastDone - t0 }
+  return {
+    started, completed: ttfbMs.length, errors, errorSamples: [...samples.values()],
+    ttfbMs: ttfbMs.sort(asc), ttfbByWaveMs: ttfbByWaveMs.map(w => w.sort(asc)), ms: ms.sort(asc), wallMs: lastDone - t0,
+  }
 }

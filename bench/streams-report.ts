@@ -10,6 +10,11 @@ export interface StreamRow {
   streamsPerSec: number
   ttfbP50: number
   ttfbP99: number
+  /**
+   * TTFB p50 of each wave: [0] the clients' first requests (started together; direct pays a TLS
+   * handshake per client there), [1] their second ones (started as the first ones end), …
+   */
+  ttfbP50ByWave: number[]
   /** Whole stream, request sent → last byte. */
   durationP50: number
   /** Relay rows only (the relay idles during the direct burst). */
@@ -42,16 +47,16 @@ export interface StreamCheck {
 const f = (n: number | null, d = 0) => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(d))
 
 export function streamsTable(rows: StreamRow[], perClient: number): string {
-  const head = ['N', 'round', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'up connects', 'up errors', 'queued max', 'listen drops', 'relay warn lines']
+  const head = ['N', 'round', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'TTFB p50 by wave', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'up connects', 'up errors', 'queued max', 'listen drops', 'relay warn lines']
   const cells = rows.map(r => [
-    String(r.n), String(r.round), r.via, `${r.completed}/${r.started}`, f(r.streamsPerSec), f(r.ttfbP50), f(r.ttfbP99), f(r.durationP50),
+    String(r.n), String(r.round), r.via, `${r.completed}/${r.started}`, f(r.streamsPerSec), f(r.ttfbP50), f(r.ttfbP99), r.ttfbP50ByWave.map(x => f(x)).join(' / '), f(r.durationP50),
     f(r.relayRssMaxMB), f(r.relayCpuMsPerStream, 2), r.recorded === null ? '–' : String(r.recorded), String(r.errors), f(r.upstreamConnects), f(r.upstreamErrors), f(r.queuedMax), String(r.listenDrops), r.via === 'relay' ? String(r.relayWarnLines) : '–',
   ])
   const w = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)))
   const line = (c: string[]) => c.map((x, i) => (i === 2 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ')
   return [
     line(head),
-    `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; streams/s = completed / (burst start → last stream done);\n up connects / up errors = the relay's upstream pool counters over the burst, queued max = most requests /health showed waiting for an upstream connection,\n listen drops = SYNs the kernel dropped on a full accept queue, machine-wide: each costs that client ≥ 1 s)`,
+    `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; by wave: the clients' first streams / second ones / …;\n streams/s = completed / (burst start → last stream done);\n up connects / up errors = the relay's upstream pool counters over the burst, queued max = most requests /health showed waiting for an upstream connection,\n listen drops = SYNs the kernel dropped on a full accept queue, machine-wide: each costs that client ≥ 1 s)`,
     ...cells.map(line),
   ].join('\n')
 }

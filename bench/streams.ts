@@ -147,7 +147,7 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
   }
   return {
     n, via, round, started: r.started, completed: r.completed, streamsPerSec: r.completed / (r.wallMs / 1000),
-    ttfbP50: percentile(r.ttfbMs, 50), ttfbP99: percentile(r.ttfbMs, 99), durationP50: percentile(r.ms, 50),
+    ttfbP50: percentile(r.ttfbMs, 50), ttfbP99: percentile(r.ttfbMs, 99), ttfbP50ByWave: r.ttfbByWaveMs.map(w => percentile(w, 50)), durationP50: percentile(r.ms, 50),
     relayRssMaxMB: relayed ? rssMaxMB : null, relayCpuMsPerStream: relayed ? cpuMs / Math.max(1, r.completed) : null,
     recorded: relayed ? recorded : null, errors: r.errors, errorSamples: r.errorSamples,
     upstreamConnects: relayed ? poolsAfter.connects - poolsBefore.connects : null,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { checkStreamTargets, type StreamRow, streamsTable } from '../../bench/streams-report'
 
 const row = (n: number, via: 'direct' | 'relay', round: number, streamsPerSec: number, ttfbP50: number, completed = 3 * n): StreamRow => ({
-  n, via, round, started: 3 * n, completed, streamsPerSec, ttfbP50, ttfbP99: ttfbP50 * 4, durationP50: 1300,
+  n, via, round, started: 3 * n, completed, streamsPerSec, ttfbP50, ttfbP99: ttfbP50 * 4, ttfbP50ByWave: [ttfbP50 * 2, ttfbP50, ttfbP50 - 10], durationP50: 1300,
   relayRssMaxMB: via === 'relay' ? 200 : null, relayCpuMsPerStream: via === 'relay' ? 2.5 : null, recorded: via === 'relay' ? completed : null,
   errors: 3 * n - completed, errorSamples: [], relayWarnLines: 0, upstreamConnects: via === 'relay' ? 6 : null, upstreamErrors: via === 'relay' ? 0 : null,
   queuedMax: via === 'relay' ? 0 : null, listenDrops: 0,
@@ -49,5 +49,12 @@ describe('bench:streams targets', () => {
     const table = streamsTable([row(1000, 'direct', 2, 400, 300), row(1000, 'relay', 2, 380, 380)], 3)
     expect(table.split('\n')[0]).toMatch(/^\s*N\s+round\s+target/)
     expect(table.split('\n').at(-1)).toMatch(/^1000\s+2\s+relay\s/)
+  })
+
+  it('prints the TTFB p50 of each wave beside the overall one', () => {
+    const lines = streamsTable([row(1000, 'relay', 1, 380, 380)], 3).split('\n')
+    const col = lines[0]!.indexOf('TTFB p50 by wave')
+    expect(col).toBeGreaterThan(lines[0]!.indexOf('TTFB p99'))
+    expect(lines.at(-1)).toContain(' 760 / 380 / 370 ')
   })
 })
