@@ -154,10 +154,11 @@ export function startUpstream(env: Record<string, string> = {}): Promise<{ child
 
 /**
  * The bare Node proxy to `upstreamUrl` (bench/floor.ts): the floor the relay's CPU per request is
- * read against. It runs with the relay's Node flags, so the two differ only in what they do.
+ * read against (`env`: FLOOR_HTTP2, NODE_EXTRA_CA_CERTS — see there). It runs with the relay's Node
+ * flags, so the two differ only in what they do.
  */
-export function startFloor(upstreamUrl: string): Promise<{ child: Child, url: string }> {
-  return startScript('floor', 'bench/floor.ts', 'FLOOR_URL', { UPSTREAM_URL: upstreamUrl }, serverNodeFlags(process.env))
+export function startFloor(upstreamUrl: string, env: Record<string, string> = {}): Promise<{ child: Child, url: string }> {
+  return startScript('floor', 'bench/floor.ts', 'FLOOR_URL', { UPSTREAM_URL: upstreamUrl, ...env }, serverNodeFlags(process.env))
 }
 
 /** A SOCKS5 proxy (bench/socks5.ts) that holds every new tunnel `delayMs` before answering it. */

@@ -2,7 +2,8 @@
 
 export interface StreamRow {
   n: number
-  via: 'direct' | 'relay'
+  /** `floor`: through the bare Node proxy (bench/floor.ts) instead of the relay. */
+  via: 'direct' | 'floor' | 'relay'
   /** Which direct/relay pair of this N the row belongs to (BENCH_STREAMS_ROUNDS), from 1. */
   round: number
   started: number
@@ -17,7 +18,7 @@ export interface StreamRow {
   ttfbP50ByWave: number[]
   /** Whole stream, request sent → last byte. */
   durationP50: number
-  /** Relay rows only (the relay idles during the direct burst). */
+  /** Relay and floor rows: the proxy's own process (nobody's during the direct burst). */
   relayRssMaxMB: number | null
   relayCpuMsPerStream: number | null
   /** Streams the relay recorded in Redis during the burst (usage:total). */
@@ -45,6 +46,8 @@ export interface StreamCheck {
 }
 
 const f = (n: number | null, d = 0) => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(d))
+/** A difference in ms with its sign: +80 ms, -5 ms. */
+const ms = (x: number) => `${x >= 0 ? '+' : ''}${f(x)} ms`
 
 export function streamsTable(rows: StreamRow[], perClient: number): string {
   const head = ['N', 'round', 'target', 'completed/started', 'streams/s', 'TTFB p50', 'TTFB p99', 'TTFB p50 by wave', 'stream p50', 'relay RSS max MB', 'relay CPU-ms/stream', 'recorded', 'errors', 'up connects', 'up errors', 'queued max', 'listen drops', 'relay warn lines']
@@ -86,7 +89,6 @@ export function checkStreamTargets(rows: StreamRow[]): StreamCheck[] {
     if (compared.length) {
       const extras = compared.map(p => p.r.ttfbP50 - p.d.ttfbP50)
       const extra = median(extras)
-      const ms = (x: number) => `${x >= 0 ? '+' : ''}${f(x)} ms`
       checks.push({ name: `TTFB p50 relay − direct, N=${n} (≤ +100 ms)`, measured: overRounds(extras, ms), value: extra, limit: 100, pass: extra <= 100, issueTarget: n === 1000 })
       const ratios = compared.map(p => p.r.streamsPerSec / p.d.streamsPerSec)
       const ratio = median(ratios)
@@ -98,4 +100,24 @@ export function checkStreamTargets(rows: StreamRow[]): StreamCheck[] {
     checks.push({ name: `relay streams completed, N=${n} (100 %)`, measured: `${completed}/${started}`, value: rate, limit: 1, pass: rate === 1 && started > 0, issueTarget: n === 2000 })
   }
   return checks
+}
+
+/**
+ * The floor beside the relay, per N over the rounds: how much first byte a bare Node proxy adds
+ * on this machine and its CPU per stream, and the relay's CPU per stream in floors.
+ */
+export function floorSummary(rows: StreamRow[]): string[] {
+  const lines: string[] = []
+  for (const n of [...new Set(rows.map(r => r.n))]) {
+    const of = (via: StreamRow['via']) => rows.filter(r => r.n === n && r.via === via)
+    const rounds = of('floor').map(fl => ({
+      fl, d: of('direct').find(r => r.round === fl.round), r: of('relay').find(r => r.round === fl.round),
+    })).filter((x): x is { fl: StreamRow, d: StreamRow, r: StreamRow } => !!x.d && !!x.r)
+    if (!rounds.length) continue
+    const cpu = (x: number) => f(x, 2)
+    lines.push(`N=${n}, bare Node proxy (floor): TTFB p50 ${overRounds(rounds.map(x => x.fl.ttfbP50 - x.d.ttfbP50), ms)} over direct, `
+      + `CPU-ms/stream ${overRounds(rounds.map(x => x.fl.relayCpuMsPerStream!), cpu)}; the relay: TTFB p50 ${overRounds(rounds.map(x => x.r.ttfbP50 - x.d.ttfbP50), ms)} over direct, `
+      + `${overRounds(rounds.map(x => x.r.relayCpuMsPerStream! / x.fl.relayCpuMsPerStream!), x => `${f(x, 1)}×`)} the floor's CPU per stream`)
+  }
+  return lines
 }

@@ -7,8 +7,10 @@
 // BENCH_STREAMS_PER_CLIENT (3) streams back to back over its own HTTP/1.1 connection (undici Pool,
 // connections = N, pipelining 1). For each N, direct first (straight to the upstream over TLS,
 // trusting the test CA: the N TLS handshakes at the burst start count into direct's first TTFBs),
-// then through the relay (plain HTTP, as clients on the same host would); each burst opens fresh
-// client connections. One unmeasured burst (50 clients × 2) on each warms up both first.
+// then through the floor (bench/floor.ts: a bare Node proxy speaking to the upstream as the relay
+// does — what any relay in Node adds, measured on the same machine in the same round), then
+// through the relay (plain HTTP, as clients on the same host would); each burst opens fresh
+// client connections. One unmeasured burst (50 clients × 2) on each warms them up first.
 // TTFB = request sent → first body byte (the first SSE event). Completed = status 200 and exactly
 // the 20 events, the last one message_stop. Throughput = completed streams / (burst start → last
 // stream done). Relay CPU-ms per stream from /proc/<pid>/stat over the burst; "recorded" = requests
@@ -24,8 +26,9 @@
 // after, the Redis key families that grew, and whether every 200 was recorded; writes
 // bench/results/soak-latest.json.
 //
-// Env: BENCH_STREAMS_N ("1000,2000"), BENCH_STREAMS_PER_CLIENT (3), BENCH_STREAMS_ROUNDS (1: direct
-// then relay this many times per N; the targets take the median of the per-round figures), BENCH_UPSTREAM (h2 | https |
+// Env: BENCH_STREAMS_N ("1000,2000"), BENCH_STREAMS_PER_CLIENT (3), BENCH_STREAMS_ROUNDS (1: direct,
+// floor, relay this many times per N; the targets take the median of the per-round figures),
+// BENCH_STREAMS_FLOOR=0 (no floor bursts), BENCH_UPSTREAM (h2 | https |
 // http, default h2; `-- --http` = http), BENCH_HEADER_DELAY_MS / BENCH_DELTAS / BENCH_DELAY_MS (the
 // upstream's pacing), BENCH_RELAY_ENV (extra relay env, e.g. 'POOL_MAX_CONNECTIONS=4000,LOG_LEVEL=warn'),
 // BENCH_RELAY_CA (extra | file: how the relay trusts the test CA, see caEnv below), BENCH_LOG_LEVEL
@@ -37,11 +40,11 @@ import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import Redis from 'ioredis'
 import { TEST_TLS } from '../tests/fixtures/anthropic-upstream'
-import { adminApi, benchRelayEnv, type Child, pinCpus, ensureBuild, killAllSync, provision, startRedis, startRelay, startUpstream, stopAll } from './procs'
+import { adminApi, benchRelayEnv, type Child, pinCpus, ensureBuild, killAllSync, provision, startFloor, startRedis, startRelay, startUpstream, stopAll } from './procs'
 import { runSoak, soakTable } from './soak'
 import { type BurstResult, type Target, clientPool, runBurst } from './stream-load'
 import { QueueSampler, RssSampler, listenDrops, percentile, procCpuMs, recordedRequests, relayPoolTotals } from './stats'
-import { type StreamRow, checkStreamTargets, streamsTable } from './streams-report'
+import { type StreamRow, checkStreamTargets, floorSummary, streamsTable } from './streams-report'
 
 const env = process.env
 const SOAK = process.argv.includes('--soak')
@@ -51,6 +54,8 @@ const PER_CLIENT = Number(env.BENCH_STREAMS_PER_CLIENT ?? 3)
 const ROUNDS = Number(env.BENCH_STREAMS_ROUNDS ?? 1)
 const TIMEOUT_MS = Number(env.BENCH_STREAMS_TIMEOUT_SECONDS ?? 60) * 1000
 const PIN = env.BENCH_PIN ?? 'none'
+const FLOOR = !SOAK && env.BENCH_STREAMS_FLOOR !== '0'
+const VIAS: StreamRow['via'][] = FLOOR ? ['direct', 'floor', 'relay'] : ['direct', 'relay']
 const SOAK_MINUTES = Number(env.BENCH_SOAK_MINUTES ?? 10)
 const SOAK_CLIENTS = Number(env.BENCH_SOAK_CLIENTS ?? 64)
 const KEY_PREFIX = 'bench:' // startRelay's default REDIS_KEY_PREFIX
@@ -114,24 +119,28 @@ const body = (stream: boolean) => JSON.stringify({ model: 'claude-sonnet-4-5-202
 const headers = (key: string) => ({ 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': key })
 const capMs = PER_CLIENT * (TIMEOUT_MS + 5000) + 30_000
 
-interface Rig { relay: Child, relayUrl: string, upstreamUrl: string, apiKey: string, monitor: Redis, admin: Awaited<ReturnType<typeof adminApi>>, ca?: Buffer }
+interface Rig { relay: Child, relayUrl: string, upstreamUrl: string, floor: { child: Child, url: string } | null, apiKey: string, monitor: Redis, admin: Awaited<ReturnType<typeof adminApi>>, ca?: Buffer }
 
-/** One burst of `n` clients against the relay or the upstream, with the relay's CPU, RSS and recordings around it. */
-async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = PER_CLIENT, round = 1): Promise<StreamRow & { raw: BurstResult }> {
+/**
+ * One burst of `n` clients straight to the upstream, through the relay or through the bare Node
+ * proxy (the floor), with the proxy's CPU and RSS and (relay) its recordings around it.
+ */
+async function burst(rig: Rig, via: StreamRow['via'], n: number, perClient = PER_CLIENT, round = 1): Promise<StreamRow & { raw: BurstResult }> {
   const relayed = via === 'relay'
+  const proxy = via === 'floor' ? rig.floor!.child : via === 'relay' ? rig.relay : null
   const target: Target = relayed
     ? { origin: rig.relayUrl, path: '/api/v1/messages', headers: headers(rig.apiKey) }
-    : { origin: rig.upstreamUrl, path: '/v1/messages', headers: headers('sk-ant-api03-bench-direct') }
-  const pool = clientPool(target.origin, n, TIMEOUT_MS, relayed ? undefined : rig.ca)
+    : { origin: via === 'floor' ? rig.floor!.url : rig.upstreamUrl, path: '/v1/messages', headers: headers('sk-ant-api03-bench-direct') }
+  const pool = clientPool(target.origin, n, TIMEOUT_MS, via === 'direct' ? rig.ca : undefined)
   const recordedBefore = await recordedRequests(rig.monitor, KEY_PREFIX)
   const warnBefore = rig.relay.warnLines
   const poolsBefore = await relayPoolTotals(rig.admin)
-  const rss = new RssSampler(rig.relay.pid).start()
+  const rss = new RssSampler((proxy ?? rig.relay).pid).start()
   const queue = new QueueSampler(rig.relayUrl).start()
-  const cpuBefore = procCpuMs(rig.relay.pid)
+  const cpuBefore = procCpuMs((proxy ?? rig.relay).pid)
   const dropsBefore = listenDrops()
   const r = await runBurst({ pool, target, body: body(true), expect: { stream: true, events: EVENTS }, clients: n, perClient, capMs })
-  const cpuMs = procCpuMs(rig.relay.pid) - cpuBefore
+  const cpuMs = procCpuMs((proxy ?? rig.relay).pid) - cpuBefore
   const drops = listenDrops() - dropsBefore
   const rssMaxMB = rss.stop() / MB
   const queuedMax = queue.stop()
@@ -148,7 +157,7 @@ async function burst(rig: Rig, via: 'direct' | 'relay', n: number, perClient = P
   return {
     n, via, round, started: r.started, completed: r.completed, streamsPerSec: r.completed / (r.wallMs / 1000),
     ttfbP50: percentile(r.ttfbMs, 50), ttfbP99: percentile(r.ttfbMs, 99), ttfbP50ByWave: r.ttfbByWaveMs.map(w => percentile(w, 50)), durationP50: percentile(r.ms, 50),
-    relayRssMaxMB: relayed ? rssMaxMB : null, relayCpuMsPerStream: relayed ? cpuMs / Math.max(1, r.completed) : null,
+    relayRssMaxMB: proxy ? rssMaxMB : null, relayCpuMsPerStream: proxy ? cpuMs / Math.max(1, r.completed) : null,
     recorded: relayed ? recorded : null, errors: r.errors, errorSamples: r.errorSamples,
     upstreamConnects: relayed ? poolsAfter.connects - poolsBefore.connects : null,
     upstreamErrors: relayed ? poolsAfter.connectErrors - poolsBefore.connectErrors + poolsAfter.requestErrors - poolsBefore.requestErrors : null,
@@ -196,8 +205,9 @@ async function main(): Promise<void> {
     for (const pid of [process.pid, upstream.child.pid]) pinCpus(pid, `0-${last - 1}`)
   }
   const { apiKey } = await provision(relay.url, upstream.url)
+  const floor = FLOOR ? await startFloor(upstream.url, { FLOOR_HTTP2: UPSTREAM === 'h2' ? '1' : '0', ...(UPSTREAM === 'http' ? {} : { NODE_EXTRA_CA_CERTS: TEST_TLS.caFile }) }) : null
   const monitor = new Redis(redis.url, { maxRetriesPerRequest: 1 })
-  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstreamUrl: upstream.url, apiKey, monitor, admin: await adminApi(relay.url), ca: UPSTREAM === 'http' ? undefined : readFileSync(TEST_TLS.caFile) }
+  const rig: Rig = { relay: relay.child, relayUrl: relay.url, upstreamUrl: upstream.url, floor, apiKey, monitor, admin: await adminApi(relay.url), ca: UPSTREAM === 'http' ? undefined : readFileSync(TEST_TLS.caFile) }
   console.log(`bench:streams: upstream ${upstream.url} (${UPSTREAM}; ${upstreamEnv.BENCH_HEADER_DELAY_MS} ms to first byte, ${EVENTS} events ${upstreamEnv.BENCH_DELAY_MS} ms apart), `
     + `relay ${relay.url} (pid ${relay.child.pid}${Object.keys(extraEnv).length ? `, ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}), ulimit -n ${fdLimit}`)
   const common = {
@@ -206,13 +216,13 @@ async function main(): Promise<void> {
   }
   try {
     // Unmeasured: JIT the hot path and open the relay's upstream connections.
-    for (const via of ['direct', 'relay'] as const) await burst(rig, via, Math.min(50, Math.max(...NS)), 2)
+    for (const via of VIAS) await burst(rig, via, Math.min(50, Math.max(...NS)), 2)
     if (SOAK) return await soak(rig, common)
     const rows: StreamRow[] = []
     for (const n of NS) {
-      // Direct, then relay, ROUNDS times: each relay burst is judged against the direct one just before it.
+      // Direct, the floor, then relay, ROUNDS times: each relay burst is judged against the direct one of its round.
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const via of ['direct', 'relay'] as const) {
+        for (const via of VIAS) {
           const { raw: _raw, ...row } = await burst(rig, via, n, PER_CLIENT, round)
           rows.push(row)
           console.log(`  N=${n}${ROUNDS > 1 ? ` round ${round}` : ''} ${via}: ${row.completed}/${row.started} completed, ${row.streamsPerSec.toFixed(0)} streams/s, TTFB p50 ${row.ttfbP50.toFixed(0)} ms, ${row.errors} errors`)
@@ -223,6 +233,7 @@ async function main(): Promise<void> {
     }
     const checks = checkStreamTargets(rows)
     console.log(`\n${streamsTable(rows, PER_CLIENT)}\n`)
+    for (const line of floorSummary(rows)) console.log(line)
     for (const r of rows.filter(x => x.errors)) console.log(`errors N=${r.n} ${r.via}: ${r.errorSamples.join(' | ')}`)
     console.log(`machine: ${cpus().length} CPUs, load average ${loadBefore.map(x => x.toFixed(2)).join(' ')} before, ${loadavg().map(x => x.toFixed(2)).join(' ')} after`)
     console.log(`\nTargets (issue 13 §8):\n${checks.map(c => `${c.name.padEnd(58)} ${c.measured.padStart(22)}  ${c.pass ? 'PASS' : 'FAIL'}${c.issueTarget ? '' : '  (the issue sets it at another N)'}`).join('\n')}`)

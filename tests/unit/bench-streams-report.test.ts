@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { checkStreamTargets, type StreamRow, streamsTable } from '../../bench/streams-report'
+import { checkStreamTargets, floorSummary, type StreamRow, streamsTable } from '../../bench/streams-report'
 
-const row = (n: number, via: 'direct' | 'relay', round: number, streamsPerSec: number, ttfbP50: number, completed = 3 * n): StreamRow => ({
+const row = (n: number, via: StreamRow['via'], round: number, streamsPerSec: number, ttfbP50: number, completed = 3 * n): StreamRow => ({
   n, via, round, started: 3 * n, completed, streamsPerSec, ttfbP50, ttfbP99: ttfbP50 * 4, ttfbP50ByWave: [ttfbP50 * 2, ttfbP50, ttfbP50 - 10], durationP50: 1300,
-  relayRssMaxMB: via === 'relay' ? 200 : null, relayCpuMsPerStream: via === 'relay' ? 2.5 : null, recorded: via === 'relay' ? completed : null,
+  relayRssMaxMB: via === 'direct' ? null : 200, relayCpuMsPerStream: via === 'direct' ? null : via === 'relay' ? 2.5 : 1, recorded: via === 'relay' ? completed : null,
   errors: 3 * n - completed, errorSamples: [], relayWarnLines: 0, upstreamConnects: via === 'relay' ? 6 : null, upstreamErrors: via === 'relay' ? 0 : null,
   queuedMax: via === 'relay' ? 0 : null, listenDrops: 0,
 })
@@ -49,6 +49,20 @@ describe('bench:streams targets', () => {
     const table = streamsTable([row(1000, 'direct', 2, 400, 300), row(1000, 'relay', 2, 380, 380)], 3)
     expect(table.split('\n')[0]).toMatch(/^\s*N\s+round\s+target/)
     expect(table.split('\n').at(-1)).toMatch(/^1000\s+2\s+relay\s/)
+  })
+
+  it('reads the relay against the floor of each round', () => {
+    const rows = [
+      row(1000, 'direct', 1, 400, 200), row(1000, 'floor', 1, 400, 260), row(1000, 'relay', 1, 380, 450),
+      row(1000, 'direct', 2, 400, 220), row(1000, 'floor', 2, 400, 300), { ...row(1000, 'relay', 2, 380, 420), relayCpuMsPerStream: 2 },
+      row(2000, 'direct', 1, 400, 200), row(2000, 'relay', 1, 380, 450), // no floor at this N: no line
+    ]
+    expect(floorSummary(rows)).toEqual([
+      'N=1000, bare Node proxy (floor): TTFB p50 +70 ms (median of 2: +60 ms … +80 ms) over direct, CPU-ms/stream 1.00 (median of 2: 1.00 … 1.00); '
+      + 'the relay: TTFB p50 +225 ms (median of 2: +200 ms … +250 ms) over direct, 2.3× (median of 2: 2.0× … 2.5×) the floor\'s CPU per stream',
+    ])
+    // The floor never stands in for the relay in the issue's targets.
+    expect(check(rows, 'TTFB p50 relay − direct, N=1000').value).toBe(225)
   })
 
   it('prints the TTFB p50 of each wave beside the overall one', () => {
