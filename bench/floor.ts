@@ -79,7 +79,8 @@ const server = createServer((req, res) => {
   })
 })
 server.keepAliveTimeout = 60_000
-server.listen(0, '127.0.0.1', () => console.log(`FLOOR_URL=http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+// The relay's default LISTEN_BACKLOG: a burst of new clients waits instead of having its SYNs dropped.
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => console.log(`FLOOR_URL=http://127.0.0.1:${(server.address() as AddressInfo).port}`))
 
 const stop = () => {
   server.close()
