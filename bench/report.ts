@@ -65,7 +65,7 @@ function scenarioRow(label: string, r: ScenarioResult): string {
 export function table(results: ScenarioResult[], modes: Mode[], concurrencies: number[]): string {
   const lines = [
     row(COLUMNS.map(([name]) => name)),
-    `${' '.repeat(27)}(latency and TTFB in ms; cpu = CPU-ms per request; cmds/rtts = Redis commands/round trips per request)`,
+    `${' '.repeat(27)}(latency and TTFB in ms; cpu = CPU-ms per request; cmds/rtts = Redis commands/round trips per request; relay cpu and rss on floor rows: the floor's)`,
   ]
   for (const c of concurrencies) {
     for (const mode of modes) {

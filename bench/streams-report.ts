@@ -59,7 +59,7 @@ export function streamsTable(rows: StreamRow[], perClient: number): string {
   const line = (c: string[]) => c.map((x, i) => (i === 2 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ')
   return [
     line(head),
-    `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; by wave: the clients' first streams / second ones / …;\n streams/s = completed / (burst start → last stream done);\n up connects / up errors = the relay's upstream pool counters over the burst, queued max = most requests /health showed waiting for an upstream connection,\n listen drops = SYNs the kernel dropped on a full accept queue, machine-wide: each costs that client ≥ 1 s)`,
+    `(ms; N clients started at once, ${perClient} streams each back to back; TTFB = first body byte; by wave: the clients' first streams / second ones / …;\n streams/s = completed / (burst start → last stream done);\n relay RSS and CPU: the proxy's own process (the floor's on floor rows); up connects / up errors = the relay's upstream pool counters over the burst, queued max = most requests /health showed waiting for an upstream connection,\n listen drops = SYNs the kernel dropped on a full accept queue, machine-wide: each costs that client ≥ 1 s)`,
     ...cells.map(line),
   ].join('\n')
 }

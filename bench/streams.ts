@@ -128,6 +128,7 @@ interface Rig { relay: Child, relayUrl: string, upstreamUrl: string, floor: { ch
 async function burst(rig: Rig, via: StreamRow['via'], n: number, perClient = PER_CLIENT, round = 1): Promise<StreamRow & { raw: BurstResult }> {
   const relayed = via === 'relay'
   const proxy = via === 'floor' ? rig.floor!.child : via === 'relay' ? rig.relay : null
+  const sampled = proxy ?? rig.relay // a direct burst samples the idle relay, and reports nothing of it
   const target: Target = relayed
     ? { origin: rig.relayUrl, path: '/api/v1/messages', headers: headers(rig.apiKey) }
     : { origin: via === 'floor' ? rig.floor!.url : rig.upstreamUrl, path: '/v1/messages', headers: headers('sk-ant-api03-bench-direct') }
@@ -135,12 +136,12 @@ async function burst(rig: Rig, via: StreamRow['via'], n: number, perClient = PER
   const recordedBefore = await recordedRequests(rig.monitor, KEY_PREFIX)
   const warnBefore = rig.relay.warnLines
   const poolsBefore = await relayPoolTotals(rig.admin)
-  const rss = new RssSampler((proxy ?? rig.relay).pid).start()
+  const rss = new RssSampler(sampled.pid).start()
   const queue = new QueueSampler(rig.relayUrl).start()
-  const cpuBefore = procCpuMs((proxy ?? rig.relay).pid)
+  const cpuBefore = procCpuMs(sampled.pid)
   const dropsBefore = listenDrops()
   const r = await runBurst({ pool, target, body: body(true), expect: { stream: true, events: EVENTS }, clients: n, perClient, capMs })
-  const cpuMs = procCpuMs((proxy ?? rig.relay).pid) - cpuBefore
+  const cpuMs = procCpuMs(sampled.pid) - cpuBefore
   const drops = listenDrops() - dropsBefore
   const rssMaxMB = rss.stop() / MB
   const queuedMax = queue.stop()
