@@ -4,7 +4,7 @@ export interface StreamRow {
   n: number
   /** `floor`: through the bare Node proxy (bench/floor.ts) instead of the relay. */
   via: 'direct' | 'floor' | 'relay'
-  /** Which direct/relay pair of this N the row belongs to (BENCH_STREAMS_ROUNDS), from 1. */
+  /** Which round of this N (direct, floor, relay: BENCH_STREAMS_ROUNDS) the row belongs to, from 1. */
   round: number
   started: number
   completed: number
